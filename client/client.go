@@ -1,0 +1,111 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+
+	tokendv1 "github.com/tokend/tokend/gen/tokend/v1"
+)
+
+// Client calls tokend. It is safe for concurrent use.
+// Every method of the generated TokenService, AppService and CallerService
+// clients is available on it; their errors are *Error values that
+// errors.Is matches against this package's sentinels.
+type Client struct {
+	tokendv1.TokenServiceClient
+	tokendv1.AppServiceClient
+	tokendv1.CallerServiceClient
+
+	conn *grpc.ClientConn
+}
+
+type options struct {
+	apiKey    string
+	tlsConfig *tls.Config
+	timeout   time.Duration
+	dialOpts  []grpc.DialOption
+}
+
+// Option configures New.
+type Option func(*options)
+
+// WithAPIKey sends "authorization: Bearer <key>" with every call.
+func WithAPIKey(key string) Option { return func(o *options) { o.apiKey = key } }
+
+// WithTLS connects over TLS with cfg (set Certificates for mTLS). Without
+// it the connection is plain text, for loopback and tests.
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tlsConfig = cfg } }
+
+// WithTimeout sets the deadline of calls whose context has none (default
+// 10 s; 0 disables it).
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithDialOptions adds gRPC dial options (for example a bufconn dialer).
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(o *options) { o.dialOpts = append(o.dialOpts, opts...) }
+}
+
+// New returns a client of the tokend at target (host:port or any gRPC
+// target). It does not connect until the first call.
+func New(target string, opts ...Option) (*Client, error) {
+	o := options{timeout: 10 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dial := []grpc.DialOption{grpc.WithChainUnaryInterceptor(unaryInterceptor(o.timeout))}
+	if o.tlsConfig != nil {
+		dial = append(dial, grpc.WithTransportCredentials(credentials.NewTLS(o.tlsConfig)))
+	} else {
+		dial = append(dial, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	if o.apiKey != "" {
+		dial = append(dial, grpc.WithPerRPCCredentials(apiKeyCreds{key: o.apiKey}))
+	}
+	dial = append(dial, o.dialOpts...)
+	conn, err := grpc.NewClient(target, dial...)
+	if err != nil {
+		return nil, fmt.Errorf("tokend client: %w", err)
+	}
+	return &Client{
+		TokenServiceClient:  tokendv1.NewTokenServiceClient(conn),
+		AppServiceClient:    tokendv1.NewAppServiceClient(conn),
+		CallerServiceClient: tokendv1.NewCallerServiceClient(conn),
+		conn:                conn,
+	}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Conn returns the underlying connection (for health checks or other
+// generated clients).
+func (c *Client) Conn() *grpc.ClientConn { return c.conn }
+
+type apiKeyCreds struct{ key string }
+
+func (a apiKeyCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + a.key}, nil
+}
+
+// RequireTransportSecurity is false so that plain-text loopback works; use
+// WithTLS everywhere else.
+func (a apiKeyCreds) RequireTransportSecurity() bool { return false }
+
+// unaryInterceptor applies the default deadline and turns status errors
+// into *Error.
+func unaryInterceptor(timeout time.Duration) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if _, ok := ctx.Deadline(); !ok && timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		return fromStatus(invoker(ctx, method, req, reply, cc, opts...))
+	}
+}

@@ -1,0 +1,272 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	tokendv1 "github.com/tokend/tokend/gen/tokend/v1"
+	"github.com/tokend/tokend/server/app"
+	"github.com/tokend/tokend/server/auth"
+	"github.com/tokend/tokend/server/interceptor"
+	"github.com/tokend/tokend/server/keys"
+	"github.com/tokend/tokend/server/storage"
+	"github.com/tokend/tokend/server/storage/sqlite"
+	"github.com/tokend/tokend/server/token"
+	"github.com/tokend/tokend/server/tokenapi"
+)
+
+// Server is a running tokend: gRPC and HTTP listeners over one store.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	store    storage.Store
+	registry *keys.Registry
+	dir      *auth.Directory
+
+	grpc   *grpc.Server
+	health *health.Server
+	http   *http.Server
+
+	grpcLis, httpLis net.Listener
+
+	generatedAdminKey string
+	closeOnce         sync.Once
+}
+
+// Option adjusts New.
+type Option func(*Server)
+
+// WithClock injects the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// New opens the store, loads keys and callers, and binds the listeners.
+// Call Serve to start answering.
+func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	kek, err := s.loadKEK()
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "tokend.db"))
+	if err != nil {
+		return nil, fmt.Errorf("server: open store: %w", err)
+	}
+	s.store = st
+	if err := s.build(ctx, kek); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) loadKEK() (*keys.KEK, error) {
+	switch {
+	case s.cfg.KEK != "":
+		k, err := keys.ParseKEK(s.cfg.KEK)
+		if err != nil {
+			return nil, fmt.Errorf("config: kek: TOKEND_KEK: %w", err)
+		}
+		return k, nil
+	case s.cfg.KEKFile != "":
+		return keys.LoadKEKFile(s.cfg.KEKFile)
+	}
+	path := filepath.Join(s.cfg.DataDir, "kek")
+	k, created, err := keys.LoadOrCreateKEKFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		s.log.Warn("generated a key-encryption key in the data dir; fine for one node, replicas sharing a store must share it (TOKEND_KEK_FILE)", slog.String("path", path))
+	}
+	return k, nil
+}
+
+func (s *Server) build(ctx context.Context, kek *keys.KEK) error {
+	s.registry = keys.NewRegistry(kek)
+	if err := s.registry.Load(ctx, s.store); err != nil {
+		return fmt.Errorf("server: load keys (is this the KEK the keys were sealed with?): %w", err)
+	}
+	s.dir = auth.NewDirectory(s.store, s.now)
+	if err := s.dir.Reload(ctx); err != nil {
+		return err
+	}
+	callers := auth.NewService(s.store, s.dir, s.now)
+	if err := s.bootstrapAdmin(ctx, callers); err != nil {
+		return err
+	}
+
+	km := keys.NewManager(s.store, kek, s.registry, s.now, s.cfg.Leeway, s.cfg.JWKSMaxAge)
+	apps := app.NewService(s.store, km, s.now)
+	issuer := token.NewIssuer(s.registry, s.cfg.Issuer, token.WithIssuerClock(s.now))
+	validator := token.NewValidator(s.registry,
+		token.WithClock(s.now), token.WithLeeway(s.cfg.Leeway), token.WithMaxTokenSize(s.cfg.MaxTokenSize))
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	reg.MustRegister(metrics)
+
+	unary, stream := interceptor.Chain(interceptor.Options{
+		Logger: s.log,
+		Auth: func(ctx context.Context) (context.Context, error) {
+			ctx, err := s.dir.AuthFunc(ctx)
+			if err != nil {
+				return ctx, tokenapi.ToStatus(ctx, s.log, err)
+			}
+			if c, ok := auth.CallerFrom(ctx); ok {
+				logging.AddFields(ctx, logging.Fields{"caller", c.Name})
+			}
+			return ctx, nil
+		},
+		PanicError: func(ctx context.Context) error {
+			return tokenapi.ToStatus(ctx, s.log, errors.New("panic"))
+		},
+		Metrics: metrics,
+	})
+	// The largest request is a ValidateToken with a token of MaxTokenSize;
+	// leave room for the other fields and extra claims of IssueToken.
+	maxMsg := max(s.cfg.MaxTokenSize*2, 64<<10)
+	s.grpc = grpc.NewServer(
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+		grpc.MaxRecvMsgSize(maxMsg),
+	)
+	tokendv1.RegisterTokenServiceServer(s.grpc, tokenapi.NewTokenServer(issuer, validator, s.registry, s.now, s.log))
+	tokendv1.RegisterAppServiceServer(s.grpc, tokenapi.NewAppServer(apps, s.log))
+	tokendv1.RegisterCallerServiceServer(s.grpc, tokenapi.NewCallerServer(callers, s.log))
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	for _, svc := range []string{"", tokendv1.TokenService_ServiceDesc.ServiceName, tokendv1.AppService_ServiceDesc.ServiceName, tokendv1.CallerService_ServiceDesc.ServiceName} {
+		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
+	}
+	reflection.Register(s.grpc)
+	metrics.InitializeMetrics(s.grpc)
+
+	var err error
+	if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCListen); err != nil {
+		return fmt.Errorf("server: listen gRPC: %w", err)
+	}
+	if s.cfg.HTTPListen != "" {
+		if s.httpLis, err = net.Listen("tcp", s.cfg.HTTPListen); err != nil {
+			_ = s.grpcLis.Close()
+			return fmt.Errorf("server: listen HTTP: %w", err)
+		}
+		s.http = &http.Server{Handler: s.httpHandler(reg), ReadHeaderTimeout: 5 * time.Second}
+	}
+	return nil
+}
+
+// bootstrapAdmin makes the admin caller of TOKEND_ADMIN_KEY, or, on a store
+// without any caller, generates an admin key for GeneratedAdminKey.
+func (s *Server) bootstrapAdmin(ctx context.Context, callers *auth.Service) error {
+	key := s.cfg.AdminKey
+	if key == "" {
+		existing, err := s.store.ListCallers(ctx)
+		if err != nil {
+			return fmt.Errorf("server: list callers: %w", err)
+		}
+		if len(existing) > 0 {
+			return nil
+		}
+		if key, _, err = auth.NewAPIKey(); err != nil {
+			return err
+		}
+		s.generatedAdminKey = key
+	}
+	return callers.Bootstrap(ctx, key)
+}
+
+// GeneratedAdminKey is the admin API key generated at this start, when the
+// store had no caller and no TOKEND_ADMIN_KEY was set; empty otherwise. It
+// is shown once by the caller of New and never logged.
+func (s *Server) GeneratedAdminKey() string { return s.generatedAdminKey }
+
+// GRPCAddr is the bound gRPC address.
+func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
+
+// HTTPAddr is the bound HTTP address, or "" without HTTP.
+func (s *Server) HTTPAddr() string {
+	if s.httpLis == nil {
+		return ""
+	}
+	return s.httpLis.Addr().String()
+}
+
+// Serve answers on both listeners until ctx is done, then shuts down
+// gracefully. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
+	if s.http != nil {
+		go func() {
+			if err := s.http.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+				return
+			}
+			errc <- nil
+		}()
+	}
+	s.log.Info("tokend serving", slog.String("grpc", s.GRPCAddr()), slog.String("http", s.HTTPAddr()))
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	return errors.Join(serveErr, s.Shutdown(sctx))
+}
+
+// Shutdown stops accepting calls, lets in-flight ones finish until ctx is
+// done, then closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.health.Shutdown()
+		if s.http != nil {
+			err = errors.Join(err, s.http.Shutdown(ctx))
+		}
+		done := make(chan struct{})
+		go func() { s.grpc.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.grpc.Stop()
+			<-done
+		}
+		_ = s.grpcLis.Close() // already closed when Serve ran
+		if s.httpLis != nil {
+			_ = s.httpLis.Close()
+		}
+		err = errors.Join(err, s.store.Close())
+		s.log.Info("tokend stopped")
+	})
+	return err
+}

@@ -1,0 +1,15 @@
+// Package sqlite is tokend's embedded default store: every record of package
+// storage kept in one SQLite file, through the pure-Go modernc.org/sqlite
+// driver (no cgo).
+//
+// It owns the schema (embedded migrations, applied at Open and recorded in
+// schema_migrations), the mapping between records and rows, and the
+// atomicity of read-modify-write operations: those run in BEGIN IMMEDIATE
+// transactions on a single write connection, so they are serialised within
+// the process by the connection and across processes sharing the file by
+// SQLite's write lock. Reads use a separate pool of read-only connections,
+// which WAL mode lets run alongside a writer.
+//
+// It imports only the standard library, package storage and the driver:
+// never gRPC, gen/, or tokend's domain packages.
+package sqlite

@@ -1,0 +1,145 @@
+package tokenapi
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	tokendv1 "github.com/tokend/tokend/gen/tokend/v1"
+	"github.com/tokend/tokend/server/auth"
+	"github.com/tokend/tokend/server/keys"
+	"github.com/tokend/tokend/server/token"
+)
+
+// TokenServer implements tokendv1.TokenServiceServer.
+type TokenServer struct {
+	tokendv1.UnimplementedTokenServiceServer
+
+	issuer    *token.Issuer
+	validator *token.Validator
+	registry  *keys.Registry
+	now       func() time.Time
+	log       *slog.Logger
+}
+
+var _ tokendv1.TokenServiceServer = (*TokenServer)(nil)
+
+// NewTokenServer returns a TokenServer.
+func NewTokenServer(issuer *token.Issuer, validator *token.Validator, registry *keys.Registry, now func() time.Time, log *slog.Logger) *TokenServer {
+	return &TokenServer{issuer: issuer, validator: validator, registry: registry, now: now, log: log}
+}
+
+// IssueToken signs a new access token.
+func (s *TokenServer) IssueToken(ctx context.Context, req *tokendv1.IssueTokenRequest) (*tokendv1.IssueTokenResponse, error) {
+	if req.GetAppId() == "" {
+		return nil, ToStatus(ctx, s.log, invalidField("app_id", "required"))
+	}
+	if err := auth.RequireApp(ctx, auth.RoleIssuer, req.GetAppId()); err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	ir, err := issueRequest(req)
+	if err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	if req.GetIssueRefreshToken() {
+		return nil, ToStatus(ctx, s.log, errUnimplemented)
+	}
+	issued, err := s.issuer.Issue(ir)
+	if err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	return &tokendv1.IssueTokenResponse{
+		AccessToken: issued.Token, TokenId: issued.ID, KeyId: issued.KeyID, ExpiresAt: ts(issued.ExpiresAt),
+	}, nil
+}
+
+func issueRequest(req *tokendv1.IssueTokenRequest) (token.IssueRequest, error) {
+	ttl, err := optDuration("ttl", req.GetTtl())
+	if err != nil {
+		return token.IssueRequest{}, err
+	}
+	ir := token.IssueRequest{AppID: req.GetAppId(), Subject: req.GetSubject(), Audience: req.GetAudience()}
+	if ttl != nil {
+		if *ttl < 0 {
+			return ir, token.ErrTTLOutOfRange
+		}
+		ir.TTL = *ttl
+	}
+	if ir.NotBeforeDelay, err = positiveDuration("not_before_delay", req.GetNotBeforeDelay()); err != nil {
+		return ir, err
+	}
+	if req.GetClaims() != nil {
+		ir.Extra = req.GetClaims().AsMap()
+	}
+	return ir, nil
+}
+
+// ValidateToken answers whether a token is valid.
+func (s *TokenServer) ValidateToken(ctx context.Context, req *tokendv1.ValidateTokenRequest) (*tokendv1.ValidateTokenResponse, error) {
+	if err := auth.RequireApp(ctx, auth.RoleValidator, req.GetAppId()); err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	res, err := s.validator.Validate(req.GetToken(), token.Expect{Audience: req.GetAudience(), AppID: req.GetAppId()})
+	if err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	if res.Claims.AppID != "" {
+		if c, _ := auth.CallerFrom(ctx); !c.MayUseApp(res.Claims.AppID) {
+			return nil, ToStatus(ctx, s.log, auth.ErrAppScopeDenied)
+		}
+	}
+	resp := &tokendv1.ValidateTokenResponse{
+		Valid: res.Valid(), Reason: reasonToProto(res.Reason), Detail: res.Detail,
+		ServerTime: timestamppb.New(s.now()),
+	}
+	if res.Valid() {
+		resp.KeyId = res.KeyID
+		if resp.Claims, err = claimsToProto(res.Claims); err != nil {
+			return nil, ToStatus(ctx, s.log, err)
+		}
+	}
+	return resp, nil
+}
+
+// RefreshToken exchanges a refresh token.
+func (s *TokenServer) RefreshToken(ctx context.Context, req *tokendv1.RefreshTokenRequest) (*tokendv1.RefreshTokenResponse, error) {
+	if err := auth.RequireApp(ctx, auth.RoleIssuer, ""); err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	return nil, ToStatus(ctx, s.log, errUnimplemented)
+}
+
+// RevokeToken revokes tokens.
+func (s *TokenServer) RevokeToken(ctx context.Context, req *tokendv1.RevokeTokenRequest) (*tokendv1.RevokeTokenResponse, error) {
+	if err := auth.RequireApp(ctx, auth.RoleIssuer, req.GetAppId()); err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	return nil, ToStatus(ctx, s.log, errUnimplemented)
+}
+
+// GetJWKS returns public keys.
+func (s *TokenServer) GetJWKS(ctx context.Context, req *tokendv1.GetJWKSRequest) (*tokendv1.GetJWKSResponse, error) {
+	if err := auth.RequireApp(ctx, auth.RoleValidator, req.GetAppId()); err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	now := s.now()
+	if req.GetAppId() != "" {
+		b, ok := s.registry.JWKS(req.GetAppId(), now)
+		if !ok {
+			return nil, ToStatus(ctx, s.log, errAppNotFound)
+		}
+		return &tokendv1.GetJWKSResponse{JwksJson: string(b)}, nil
+	}
+	ids := s.registry.AppIDs()
+	if c, _ := auth.CallerFrom(ctx); len(c.AppIDs) > 0 {
+		ids = ids[:0]
+		for _, id := range c.AppIDs {
+			if _, ok := s.registry.App(id); ok {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return &tokendv1.GetJWKSResponse{JwksJson: string(s.registry.JWKSOf(ids, now))}, nil
+}
