@@ -36,8 +36,11 @@ type App struct {
 	RefreshIdleTTL time.Duration
 	// RefreshFamilyTTL is the absolute lifetime of a refresh family.
 	RefreshFamilyTTL time.Duration
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// KeyRotationPeriod is the age at which the active key is rotated
+	// automatically; zero turns automatic rotation off.
+	KeyRotationPeriod time.Duration
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // KeyState is where a key is in its life.
@@ -211,11 +214,15 @@ type RefreshStore interface {
 	// usedAt, IdempotencyKey, Replay) and stores next, only if oldHash is
 	// neither used nor revoked. Otherwise it stores nothing and returns the
 	// current old record with ErrRefreshUsed (used) or ErrConflict (revoked);
-	// ErrNotFound when oldHash is unknown. Exactly one of many concurrent
-	// rotations of one token succeeds.
+	// ErrNotFound when oldHash is unknown. On success it returns the old
+	// record as it is after the call (marked used). A token both used and
+	// revoked answers ErrConflict, so that no replay hands out tokens of a
+	// revoked family. Exactly one of many concurrent rotations of one token
+	// succeeds.
 	RotateRefreshToken(ctx context.Context, oldHash string, usedAt time.Time, idempotencyKey string, replay []byte, next RefreshToken) (RefreshToken, error)
 	// RevokeFamily marks every token of the family revoked at `at` and
-	// returns them (as they were before the call). Idempotent.
+	// returns them (as they were before the call). Idempotent: a second call
+	// keeps the first revocation time.
 	RevokeFamily(ctx context.Context, familyID string, at time.Time) ([]RefreshToken, error)
 	// RevokeSubjectFamilies revokes every family of a subject in an app and
 	// returns the tokens revoked now.

@@ -10,21 +10,21 @@ import (
 )
 
 const appColumns = `id, name, description, region, enabled, max_token_ttl, default_token_ttl,
-	refresh_idle_ttl, refresh_family_ttl, created_at, updated_at`
+	refresh_idle_ttl, refresh_family_ttl, key_rotation_period, created_at, updated_at`
 
 func scanApp(sc scanner) (storage.App, error) {
 	var a storage.App
 	err := sc.Scan(&a.ID, &a.Name, &a.Description, &a.Region, &a.Enabled, &a.MaxTokenTTL, &a.DefaultTokenTTL,
-		&a.RefreshIdleTTL, &a.RefreshFamilyTTL, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt})
+		&a.RefreshIdleTTL, &a.RefreshFamilyTTL, &a.KeyRotationPeriod, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt})
 	return a, err
 }
 
 // CreateApp stores a new app and its first keys in one transaction.
 func (s *Store) CreateApp(ctx context.Context, app storage.App, keys []storage.Key) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			app.ID, app.Name, app.Description, app.Region, app.Enabled, app.MaxTokenTTL, app.DefaultTokenTTL,
-			app.RefreshIdleTTL, app.RefreshFamilyTTL, nanos(app.CreatedAt), nanos(app.UpdatedAt)); err != nil {
+			app.RefreshIdleTTL, app.RefreshFamilyTTL, app.KeyRotationPeriod, nanos(app.CreatedAt), nanos(app.UpdatedAt)); err != nil {
 			return err
 		}
 		for _, k := range keys {
@@ -84,10 +84,11 @@ func (s *Store) UpdateApp(ctx context.Context, id string, fn func(storage.App) (
 		}
 		out.ID, out.CreatedAt = old.ID, old.CreatedAt
 		_, err = tx.ExecContext(ctx, `UPDATE apps SET name = ?, description = ?, region = ?, enabled = ?,
-			max_token_ttl = ?, default_token_ttl = ?, refresh_idle_ttl = ?, refresh_family_ttl = ?, updated_at = ?
+			max_token_ttl = ?, default_token_ttl = ?, refresh_idle_ttl = ?, refresh_family_ttl = ?,
+			key_rotation_period = ?, updated_at = ?
 			WHERE id = ?`,
 			out.Name, out.Description, out.Region, out.Enabled, out.MaxTokenTTL, out.DefaultTokenTTL,
-			out.RefreshIdleTTL, out.RefreshFamilyTTL, nanos(out.UpdatedAt), id)
+			out.RefreshIdleTTL, out.RefreshFamilyTTL, out.KeyRotationPeriod, nanos(out.UpdatedAt), id)
 		return err
 	})
 	switch {

@@ -23,17 +23,18 @@ var appTests = []test{
 
 func newApp(id string) storage.App {
 	return storage.App{
-		ID:               id,
-		Name:             "name of " + id,
-		Description:      "description of " + id,
-		Region:           "eu-west",
-		Enabled:          true,
-		MaxTokenTTL:      24 * time.Hour,
-		DefaultTokenTTL:  time.Hour,
-		RefreshIdleTTL:   7 * 24 * time.Hour,
-		RefreshFamilyTTL: 30 * 24 * time.Hour,
-		CreatedAt:        base,
-		UpdatedAt:        base.Add(time.Second),
+		ID:                id,
+		Name:              "name of " + id,
+		Description:       "description of " + id,
+		Region:            "eu-west",
+		Enabled:           true,
+		MaxTokenTTL:       24 * time.Hour,
+		DefaultTokenTTL:   time.Hour,
+		RefreshIdleTTL:    7 * 24 * time.Hour,
+		RefreshFamilyTTL:  30 * 24 * time.Hour,
+		KeyRotationPeriod: 30 * 24 * time.Hour,
+		CreatedAt:         base,
+		UpdatedAt:         base.Add(time.Second),
 	}
 }
 
@@ -154,6 +155,7 @@ func testAppUpdate(t *testing.T, s storage.Store) {
 	want.Name, want.Description, want.Region, want.Enabled = "renamed", "new description", "us-east", false
 	want.MaxTokenTTL, want.DefaultTokenTTL = 2*time.Hour, 30*time.Minute
 	want.RefreshIdleTTL, want.RefreshFamilyTTL = time.Hour, 48*time.Hour
+	want.KeyRotationPeriod = 7 * 24 * time.Hour
 	want.UpdatedAt = base.Add(time.Hour)
 	got, err := s.UpdateApp(ctx, app.ID, func(old storage.App) (storage.App, error) {
 		check(t, "app given to fn", old, app)

@@ -11,6 +11,7 @@ CREATE TABLE apps (
     default_token_ttl  INTEGER NOT NULL,
     refresh_idle_ttl   INTEGER NOT NULL,
     refresh_family_ttl INTEGER NOT NULL,
+    key_rotation_period INTEGER NOT NULL,
     created_at         INTEGER NOT NULL,
     updated_at         INTEGER NOT NULL
 ) STRICT;
