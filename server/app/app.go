@@ -20,6 +20,11 @@ const (
 	DefaultRefreshIdleTTL = 14 * 24 * time.Hour
 	// DefaultRefreshFamilyTTL is the absolute lifetime of a refresh family.
 	DefaultRefreshFamilyTTL = 90 * 24 * time.Hour
+	// MaxRefreshFamilyTTL is the longest refresh family lifetime.
+	MaxRefreshFamilyTTL = 365 * 24 * time.Hour
+	// MinKeyRotationPeriod and MaxKeyRotationPeriod bound automatic rotation.
+	MinKeyRotationPeriod = time.Hour
+	MaxKeyRotationPeriod = 365 * 24 * time.Hour
 
 	maxNameLen        = 128
 	maxDescriptionLen = 1024
@@ -72,6 +77,9 @@ func NewService(store Store, km *keys.Manager, now func() time.Time) *Service {
 type Spec struct {
 	Name, Description, Region, Algorithm string
 	MaxTokenTTL, DefaultTokenTTL         time.Duration
+	RefreshIdleTTL, RefreshFamilyTTL     time.Duration
+	// KeyRotationPeriod turns on automatic key rotation (zero: off).
+	KeyRotationPeriod time.Duration
 }
 
 // Created is a new app with its first key and that key's private half.
@@ -111,6 +119,13 @@ func (s *Service) Create(ctx context.Context, spec Spec) (Created, error) {
 	if spec.DefaultTokenTTL != 0 {
 		a.DefaultTokenTTL = spec.DefaultTokenTTL
 	}
+	if spec.RefreshIdleTTL != 0 {
+		a.RefreshIdleTTL = spec.RefreshIdleTTL
+	}
+	if spec.RefreshFamilyTTL != 0 {
+		a.RefreshFamilyTTL = spec.RefreshFamilyTTL
+	}
+	a.KeyRotationPeriod = spec.KeyRotationPeriod
 	if err := checkPolicy(a); err != nil {
 		return Created{}, err
 	}
@@ -151,10 +166,13 @@ func (s *Service) List(ctx context.Context, afterID string, limit int) ([]storag
 
 // Update lists the changes to an app; nil fields are kept.
 type Update struct {
-	Enabled         *bool
-	Description     *string
-	MaxTokenTTL     *time.Duration
-	DefaultTokenTTL *time.Duration
+	Enabled           *bool
+	Description       *string
+	MaxTokenTTL       *time.Duration
+	DefaultTokenTTL   *time.Duration
+	RefreshIdleTTL    *time.Duration
+	RefreshFamilyTTL  *time.Duration
+	KeyRotationPeriod *time.Duration
 }
 
 // Update applies u to an app atomically.
@@ -182,6 +200,15 @@ func (s *Service) Update(ctx context.Context, id string, u Update) (storage.App,
 		}
 		if u.DefaultTokenTTL != nil {
 			a.DefaultTokenTTL = *u.DefaultTokenTTL
+		}
+		if u.RefreshIdleTTL != nil {
+			a.RefreshIdleTTL = *u.RefreshIdleTTL
+		}
+		if u.RefreshFamilyTTL != nil {
+			a.RefreshFamilyTTL = *u.RefreshFamilyTTL
+		}
+		if u.KeyRotationPeriod != nil {
+			a.KeyRotationPeriod = *u.KeyRotationPeriod
 		}
 		if err := checkPolicy(a); err != nil {
 			return a, err
@@ -244,6 +271,15 @@ func checkPolicy(a storage.App) error {
 	}
 	if a.DefaultTokenTTL < token.MinTTL || a.DefaultTokenTTL > a.MaxTokenTTL {
 		return &FieldError{Field: "default_token_ttl", Msg: fmt.Sprintf("must lie between %s and max_token_ttl (%s)", token.MinTTL, a.MaxTokenTTL)}
+	}
+	if a.RefreshFamilyTTL < time.Hour || a.RefreshFamilyTTL > MaxRefreshFamilyTTL {
+		return &FieldError{Field: "refresh_family_ttl", Msg: fmt.Sprintf("must lie between 1h and %s", MaxRefreshFamilyTTL)}
+	}
+	if a.RefreshIdleTTL < token.MinTTL || a.RefreshIdleTTL > a.RefreshFamilyTTL {
+		return &FieldError{Field: "refresh_token_idle_ttl", Msg: fmt.Sprintf("must lie between %s and refresh_family_ttl (%s)", token.MinTTL, a.RefreshFamilyTTL)}
+	}
+	if a.KeyRotationPeriod != 0 && (a.KeyRotationPeriod < MinKeyRotationPeriod || a.KeyRotationPeriod > MaxKeyRotationPeriod) {
+		return &FieldError{Field: "key_rotation_period", Msg: fmt.Sprintf("must be 0 (off) or lie between %s and %s", MinKeyRotationPeriod, MaxKeyRotationPeriod)}
 	}
 	return nil
 }

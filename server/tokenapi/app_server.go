@@ -5,6 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	tokendv1 "github.com/tokend/tokend/gen/tokend/v1"
 	"github.com/tokend/tokend/server/app"
@@ -51,14 +54,25 @@ func (s *AppServer) CreateApp(ctx context.Context, req *tokendv1.CreateAppReques
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	defTTL, err := positiveDuration("default_token_ttl", req.GetDefaultTokenTtl())
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	created, err := s.apps.Create(ctx, app.Spec{
+	spec := app.Spec{
 		Name: req.GetName(), Description: req.GetDescription(), Region: req.GetRegion(),
-		Algorithm: req.GetAlgorithm(), MaxTokenTTL: maxTTL, DefaultTokenTTL: defTTL,
-	})
+		Algorithm: req.GetAlgorithm(), MaxTokenTTL: maxTTL,
+	}
+	for _, d := range []struct {
+		name string
+		in   *durationpb.Duration
+		out  *time.Duration
+	}{
+		{"default_token_ttl", req.GetDefaultTokenTtl(), &spec.DefaultTokenTTL},
+		{"refresh_token_idle_ttl", req.GetRefreshTokenIdleTtl(), &spec.RefreshIdleTTL},
+		{"refresh_family_ttl", req.GetRefreshFamilyTtl(), &spec.RefreshFamilyTTL},
+		{"key_rotation_period", req.GetKeyRotationPeriod(), &spec.KeyRotationPeriod},
+	} {
+		if *d.out, err = positiveDuration(d.name, d.in); err != nil {
+			return nil, s.fail(ctx, err)
+		}
+	}
+	created, err := s.apps.Create(ctx, spec)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -138,8 +152,19 @@ func (s *AppServer) UpdateApp(ctx context.Context, req *tokendv1.UpdateAppReques
 	if u.MaxTokenTTL, err = optDuration("max_token_ttl", req.GetMaxTokenTtl()); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if u.DefaultTokenTTL, err = optDuration("default_token_ttl", req.GetDefaultTokenTtl()); err != nil {
-		return nil, s.fail(ctx, err)
+	for _, d := range []struct {
+		name string
+		in   *durationpb.Duration
+		out  **time.Duration
+	}{
+		{"default_token_ttl", req.GetDefaultTokenTtl(), &u.DefaultTokenTTL},
+		{"refresh_token_idle_ttl", req.GetRefreshTokenIdleTtl(), &u.RefreshIdleTTL},
+		{"refresh_family_ttl", req.GetRefreshFamilyTtl(), &u.RefreshFamilyTTL},
+		{"key_rotation_period", req.GetKeyRotationPeriod(), &u.KeyRotationPeriod},
+	} {
+		if *d.out, err = optDuration(d.name, d.in); err != nil {
+			return nil, s.fail(ctx, err)
+		}
 	}
 	a, err := s.apps.Update(ctx, req.GetAppId(), u)
 	if err != nil {

@@ -50,7 +50,9 @@ func appToProto(a storage.App) *tokendv1.App {
 	return &tokendv1.App{
 		AppId: a.ID, Name: a.Name, Description: a.Description, Region: a.Region, Enabled: a.Enabled,
 		MaxTokenTtl: durationpb.New(a.MaxTokenTTL), DefaultTokenTtl: durationpb.New(a.DefaultTokenTTL),
-		CreatedAt: ts(a.CreatedAt), UpdatedAt: ts(a.UpdatedAt),
+		RefreshTokenIdleTtl: durationpb.New(a.RefreshIdleTTL), RefreshFamilyTtl: durationpb.New(a.RefreshFamilyTTL),
+		KeyRotationPeriod: durationpb.New(a.KeyRotationPeriod),
+		CreatedAt:         ts(a.CreatedAt), UpdatedAt: ts(a.UpdatedAt),
 	}
 }
 
