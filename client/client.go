@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	tokendv1 "github.com/tokend/tokend/gen/tokend/v1"
 )
@@ -29,6 +31,7 @@ type options struct {
 	apiKey    string
 	tlsConfig *tls.Config
 	timeout   time.Duration
+	retries   int
 	dialOpts  []grpc.DialOption
 }
 
@@ -46,6 +49,11 @@ func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tlsConfig = c
 // 10 s; 0 disables it).
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
+// WithRetries sets how many times a call that failed with UNAVAILABLE is
+// retried, with exponential backoff (default 3; 0 disables). No other code
+// is retried. RefreshToken retries are safe with an idempotency key.
+func WithRetries(n int) Option { return func(o *options) { o.retries = n } }
+
 // WithDialOptions adds gRPC dial options (for example a bufconn dialer).
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) { o.dialOpts = append(o.dialOpts, opts...) }
@@ -54,11 +62,11 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 // New returns a client of the tokend at target (host:port or any gRPC
 // target). It does not connect until the first call.
 func New(target string, opts ...Option) (*Client, error) {
-	o := options{timeout: 10 * time.Second}
+	o := options{timeout: 10 * time.Second, retries: 3}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dial := []grpc.DialOption{grpc.WithChainUnaryInterceptor(unaryInterceptor(o.timeout))}
+	dial := []grpc.DialOption{grpc.WithChainUnaryInterceptor(unaryInterceptor(o.timeout, o.retries))}
 	if o.tlsConfig != nil {
 		dial = append(dial, grpc.WithTransportCredentials(credentials.NewTLS(o.tlsConfig)))
 	} else {
@@ -97,15 +105,27 @@ func (a apiKeyCreds) GetRequestMetadata(context.Context, ...string) (map[string]
 // WithTLS everywhere else.
 func (a apiKeyCreds) RequireTransportSecurity() bool { return false }
 
-// unaryInterceptor applies the default deadline and turns status errors
-// into *Error.
-func unaryInterceptor(timeout time.Duration) grpc.UnaryClientInterceptor {
+// unaryInterceptor applies the default deadline, retries UNAVAILABLE with
+// backoff, and turns status errors into *Error.
+func unaryInterceptor(timeout time.Duration, retries int) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if _, ok := ctx.Deadline(); !ok && timeout > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
 		}
-		return fromStatus(invoker(ctx, method, req, reply, cc, opts...))
+		backoff := 50 * time.Millisecond
+		for attempt := 0; ; attempt++ {
+			err := invoker(ctx, method, req, reply, cc, opts...)
+			if status.Code(err) != codes.Unavailable || attempt >= retries {
+				return fromStatus(err)
+			}
+			select {
+			case <-ctx.Done():
+				return fromStatus(err)
+			case <-time.After(backoff + time.Duration(randFraction()*float64(backoff))):
+			}
+			backoff *= 2
+		}
 	}
 }

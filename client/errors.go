@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -26,6 +27,10 @@ type Error struct {
 	Message string
 	// Metadata is the ErrorInfo metadata (e.g. "field").
 	Metadata map[string]string
+	// RetryDelay is the google.rpc.RetryInfo delay of a RESOURCE_EXHAUSTED
+	// (rate limited) answer: wait at least this long before retrying. Zero
+	// when the answer has none.
+	RetryDelay time.Duration
 }
 
 func (e *Error) Error() string {
@@ -94,9 +99,13 @@ func fromStatus(err error) error {
 	}
 	e := &Error{Code: st.Code(), Message: st.Message()}
 	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == ErrorDomain {
-			e.Reason, e.Metadata = info.GetReason(), info.GetMetadata()
-			break
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			if d.GetDomain() == ErrorDomain && e.Reason == "" {
+				e.Reason, e.Metadata = d.GetReason(), d.GetMetadata()
+			}
+		case *errdetails.RetryInfo:
+			e.RetryDelay = d.GetRetryDelay().AsDuration()
 		}
 	}
 	return e

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokend/tokend/server/limit"
+	"github.com/tokend/tokend/server/storage/postgres"
 	"github.com/tokend/tokend/server/token"
 )
 
@@ -23,7 +25,10 @@ type Config struct {
 	// DataDir holds the SQLite file and, when no KEK is given, the KEK file.
 	DataDir string
 	// Store selects the backend: empty or "sqlite" for the embedded file in
-	// DataDir.
+	// DataDir, or a postgres:// (postgresql://) URL for PostgreSQL, where
+	// several replicas share one database (docs/postgres.md). A password in
+	// the URL must come from TOKEND_STORE, never a flag; PGPASSWORD and
+	// ~/.pgpass work too.
 	Store string
 	// Issuer is the "iss" claim of issued tokens.
 	Issuer string
@@ -38,23 +43,61 @@ type Config struct {
 	// Leeway is the clock skew tolerated on exp, nbf and iat.
 	Leeway time.Duration
 	// JWKSMaxAge is the Cache-Control max-age of the JWKS and the default
-	// time a rotated key is published before it signs.
+	// time a rotated key is published before it signs. At most
+	// MaxJWKSMaxAge: shorter than the shortest rotation overlap.
 	JWKSMaxAge time.Duration
+	// KeyCheckInterval is how often the key maintainer writes key states
+	// back, runs scheduled rotations and picks up key changes made by
+	// other replicas.
+	KeyCheckInterval time.Duration
 	// ShutdownGrace is how long in-flight RPCs may run after a stop signal.
 	ShutdownGrace time.Duration
+	// ExtAuthzPolicy is an optional YAML or JSON file of the per-route
+	// policy of the Envoy ext_authz Check API (docs/sidecar.md); empty
+	// means the default policy. It is read and checked at start.
+	ExtAuthzPolicy string
+
+	// TLSCert and TLSKey are the PEM files of the server certificate; with
+	// them both listeners serve TLS. They are re-read when they change.
+	TLSCert, TLSKey string
+	// ClientCA is a PEM file of the CAs that sign client certificates
+	// (mTLS). Presented client certificates are verified against it; the
+	// caller identity is the certificate's URI SAN, else its DNS SAN.
+	// Callers without a certificate may still use API keys.
+	ClientCA string
+	// Insecure allows plain-text listening on a non-loopback address
+	// (behind a mesh sidecar that terminates TLS, for example).
+	Insecure bool
+	// CallersFile is an optional YAML or JSON file of static callers
+	// (GitOps), synced into the store at start.
+	CallersFile string
+	// RateLimitAdmin, RateLimitIssuer and RateLimitValidator are the
+	// per-caller token buckets of the methods of each role.
+	RateLimitAdmin, RateLimitIssuer, RateLimitValidator limit.Rate
+	// CallerReloadInterval is how often callers and API keys are re-read
+	// from the store, for changes made by other replicas (this replica's
+	// own changes apply at once); 0 disables it.
+	CallerReloadInterval time.Duration
 }
 
 // DefaultConfig returns the defaults: loopback ports, ./data, SQLite.
 func DefaultConfig() Config {
 	return Config{
-		GRPCListen:    "127.0.0.1:7443",
-		HTTPListen:    "127.0.0.1:7080",
-		DataDir:       "data",
-		Issuer:        "tokend",
-		MaxTokenSize:  token.DefaultMaxTokenSize,
-		Leeway:        token.DefaultLeeway,
-		JWKSMaxAge:    5 * time.Minute,
-		ShutdownGrace: 10 * time.Second,
+		GRPCListen:       "127.0.0.1:7443",
+		HTTPListen:       "127.0.0.1:7080",
+		DataDir:          "data",
+		Issuer:           "tokend",
+		MaxTokenSize:     token.DefaultMaxTokenSize,
+		Leeway:           token.DefaultLeeway,
+		JWKSMaxAge:       5 * time.Minute,
+		KeyCheckInterval: 30 * time.Second,
+		ShutdownGrace:    10 * time.Second,
+
+		RateLimitAdmin:     limit.Rate{PerSecond: 100, Burst: 500},
+		RateLimitIssuer:    limit.Rate{PerSecond: 10000, Burst: 20000},
+		RateLimitValidator: limit.Rate{}, // unlimited: validation is cheap and read-only
+
+		CallerReloadInterval: 10 * time.Second,
 	}
 }
 
@@ -77,8 +120,12 @@ func (c Config) Validate() error {
 		if c.DataDir == "" {
 			bad("data-dir", "required with the embedded store")
 		}
+	case postgres.IsDSN(c.Store):
+		if c.KEK == "" && c.KEKFile == "" {
+			bad("kek", "TOKEND_KEK or TOKEND_KEK_FILE is required with a PostgreSQL store: replicas must share one KEK, so none is generated")
+		}
 	default:
-		bad("store", "unsupported store %q (want \"sqlite\")", redactDSN(c.Store))
+		bad("store", "unsupported store %q (want \"sqlite\" or a postgres:// URL)", redactDSN(c.Store))
 	}
 	if c.Issuer == "" {
 		bad("issuer", "required")
@@ -92,8 +139,11 @@ func (c Config) Validate() error {
 	if c.Leeway < 0 || c.Leeway > 5*time.Minute {
 		bad("leeway", "must lie between 0 and 5m, got %s", c.Leeway)
 	}
-	if c.JWKSMaxAge < 0 || c.JWKSMaxAge > 24*time.Hour {
-		bad("jwks-max-age", "must lie between 0 and 24h, got %s", c.JWKSMaxAge)
+	if c.JWKSMaxAge < 0 || c.JWKSMaxAge > MaxJWKSMaxAge {
+		bad("jwks-max-age", "must lie between 0 and %s (shorter than the shortest key rotation overlap), got %s", MaxJWKSMaxAge, c.JWKSMaxAge)
+	}
+	if c.KeyCheckInterval < 10*time.Millisecond || c.KeyCheckInterval > time.Hour {
+		bad("key-check-interval", "must lie between 10ms and 1h, got %s", c.KeyCheckInterval)
 	}
 	if c.ShutdownGrace < 0 {
 		bad("shutdown-grace", "must not be negative")
@@ -101,6 +151,7 @@ func (c Config) Validate() error {
 	if c.AdminKey != "" && len(c.AdminKey) < 16 {
 		bad("admin-key", "TOKEND_ADMIN_KEY must be at least 16 characters")
 	}
+	errs = append(errs, c.validateTransport()...)
 	return errors.Join(errs...)
 }
 
@@ -113,3 +164,9 @@ func redactDSN(s string) string {
 	}
 	return s[:scheme+3] + "REDACTED" + s[at:]
 }
+
+// MaxJWKSMaxAge bounds the JWKS cache max-age: it must stay below the
+// shortest rotation overlap (a replaced key validates for at least the
+// shortest max_token_ttl, 10 minutes, after its successor signs), and it is
+// how long a revoked key may linger in verifiers' JWKS caches.
+const MaxJWKSMaxAge = token.MinTTL

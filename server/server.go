@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,8 +27,9 @@ import (
 	"github.com/tokend/tokend/server/auth"
 	"github.com/tokend/tokend/server/interceptor"
 	"github.com/tokend/tokend/server/keys"
+	"github.com/tokend/tokend/server/refresh"
 	"github.com/tokend/tokend/server/storage"
-	"github.com/tokend/tokend/server/storage/sqlite"
+	"github.com/tokend/tokend/server/storage/postgres"
 	"github.com/tokend/tokend/server/token"
 	"github.com/tokend/tokend/server/tokenapi"
 )
@@ -40,6 +42,12 @@ type Server struct {
 	store    storage.Store
 	registry *keys.Registry
 	dir      *auth.Directory
+	tlsFiles *tlsFiles // nil without TLS
+	sweeper  *refresh.Sweeper
+	keyMaint *keys.Maintainer   // writes key states back, rotates on schedule
+	bg       sync.WaitGroup     // background loops started by Serve
+	stopBg   context.CancelFunc // stops them; set in build
+	bgCtx    context.Context
 
 	grpc   *grpc.Server
 	health *health.Server
@@ -67,16 +75,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Se
 	for _, o := range opts {
 		o(s)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("server: data dir: %w", err)
+	if !postgres.IsDSN(cfg.Store) { // the SQLite file and a generated KEK live there
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("server: data dir: %w", err)
+		}
 	}
 	kek, err := s.loadKEK()
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "tokend.db"))
+	st, err := openStore(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("server: open store: %w", err)
+		return nil, err
 	}
 	s.store = st
 	if err := s.build(ctx, kek); err != nil {
@@ -97,7 +107,7 @@ func (s *Server) loadKEK() (*keys.KEK, error) {
 	case s.cfg.KEKFile != "":
 		return keys.LoadKEKFile(s.cfg.KEKFile)
 	}
-	path := filepath.Join(s.cfg.DataDir, "kek")
+	path := filepath.Join(s.cfg.DataDir, kekFileName)
 	k, created, err := keys.LoadOrCreateKEKFile(path)
 	if err != nil {
 		return nil, err
@@ -118,22 +128,41 @@ func (s *Server) build(ctx context.Context, kek *keys.KEK) error {
 		return err
 	}
 	callers := auth.NewService(s.store, s.dir, s.now)
+	if err := s.syncCallersFile(ctx, callers); err != nil {
+		return err
+	}
 	if err := s.bootstrapAdmin(ctx, callers); err != nil {
 		return err
 	}
 
-	km := keys.NewManager(s.store, kek, s.registry, s.now, s.cfg.Leeway, s.cfg.JWKSMaxAge)
+	km := keys.NewManager(s.store, kek, s.registry, s.now, s.cfg.Leeway, s.cfg.JWKSMaxAge, keys.WithLogger(s.log))
+	s.keyMaint = keys.NewMaintainer(s.store, km, s.log)
 	apps := app.NewService(s.store, km, s.now)
 	issuer := token.NewIssuer(s.registry, s.cfg.Issuer, token.WithIssuerClock(s.now))
+	// Revocation: the denylist validation reads is in memory, loaded now and
+	// updated by every revocation of this process before it answers.
+	deny := refresh.NewDenylist()
+	if err := deny.Load(ctx, s.store, s.now()); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	validator := token.NewValidator(s.registry,
-		token.WithClock(s.now), token.WithLeeway(s.cfg.Leeway), token.WithMaxTokenSize(s.cfg.MaxTokenSize))
+		token.WithClock(s.now), token.WithLeeway(s.cfg.Leeway), token.WithMaxTokenSize(s.cfg.MaxTokenSize),
+		token.WithDenylist(deny))
+	refresher := refresh.New(s.store, s.registry, issuer, deny,
+		refresh.WithClock(s.now), refresh.WithLeeway(s.cfg.Leeway), refresh.WithLogger(s.log))
+	s.sweeper = refresh.NewSweeper(s.store, deny, s.log)
+	s.bgCtx, s.stopBg = context.WithCancel(context.Background())
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	reg.MustRegister(metrics)
+	authz, authzErr := newExtAuthz(s.cfg.ExtAuthzPolicy, validator, s.log, reg)
+	if authzErr != nil {
+		return authzErr
+	}
 
-	unary, stream := interceptor.Chain(interceptor.Options{
+	chainOpts := interceptor.Options{
 		Logger: s.log,
 		Auth: func(ctx context.Context) (context.Context, error) {
 			ctx, err := s.dir.AuthFunc(ctx)
@@ -149,27 +178,35 @@ func (s *Server) build(ctx context.Context, kek *keys.KEK) error {
 			return tokenapi.ToStatus(ctx, s.log, errors.New("panic"))
 		},
 		Metrics: metrics,
-	})
+	}
+	s.callerGuards(&chainOpts)
+	unary, stream := interceptor.Chain(chainOpts)
+	transport, err := s.transportOptions()
+	if err != nil {
+		return err
+	}
+	transport = append(transport, grpc.MaxRecvMsgSize(max(s.cfg.MaxTokenSize*2, 128<<10)))
 	// The largest request is a ValidateToken with a token of MaxTokenSize;
-	// leave room for the other fields and extra claims of IssueToken.
-	maxMsg := max(s.cfg.MaxTokenSize*2, 64<<10)
-	s.grpc = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(unary...),
+	// leave room for the other fields and extra claims of IssueToken (the
+	// MaxRecvMsgSize option, last of transport). An ext_authz CheckRequest
+	// carries the proxied request's headers (Envoy's default limit: 60 KiB).
+	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
+		grpc.ForceServerCodecV2(tokenapi.Codec()),
+		grpc.ChainUnaryInterceptor(append(unary, tokenapi.RejectInvalidUTF8)...),
 		grpc.ChainStreamInterceptor(stream...),
-		grpc.MaxRecvMsgSize(maxMsg),
-	)
-	tokendv1.RegisterTokenServiceServer(s.grpc, tokenapi.NewTokenServer(issuer, validator, s.registry, s.now, s.log))
+	}, transport...)...)
+	tokendv1.RegisterTokenServiceServer(s.grpc, tokenapi.NewTokenServer(issuer, validator, s.registry, refresher, s.now, s.log))
 	tokendv1.RegisterAppServiceServer(s.grpc, tokenapi.NewAppServer(apps, s.log))
 	tokendv1.RegisterCallerServiceServer(s.grpc, tokenapi.NewCallerServer(callers, s.log))
+	authv3.RegisterAuthorizationServer(s.grpc, authz)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
-	for _, svc := range []string{"", tokendv1.TokenService_ServiceDesc.ServiceName, tokendv1.AppService_ServiceDesc.ServiceName, tokendv1.CallerService_ServiceDesc.ServiceName} {
+	for _, svc := range []string{"", tokendv1.TokenService_ServiceDesc.ServiceName, tokendv1.AppService_ServiceDesc.ServiceName, tokendv1.CallerService_ServiceDesc.ServiceName, authv3.Authorization_ServiceDesc.ServiceName} {
 		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
 	}
 	reflection.Register(s.grpc)
 	metrics.InitializeMetrics(s.grpc)
 
-	var err error
 	if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCListen); err != nil {
 		return fmt.Errorf("server: listen gRPC: %w", err)
 	}
@@ -178,6 +215,7 @@ func (s *Server) build(ctx context.Context, kek *keys.KEK) error {
 			_ = s.grpcLis.Close()
 			return fmt.Errorf("server: listen HTTP: %w", err)
 		}
+		s.httpLis = s.wrapHTTPListener(s.httpLis)
 		s.http = &http.Server{Handler: s.httpHandler(reg), ReadHeaderTimeout: 5 * time.Second}
 	}
 	return nil
@@ -233,6 +271,9 @@ func (s *Server) Serve(ctx context.Context) error {
 			errc <- nil
 		}()
 	}
+	s.bg.Go(func() { s.sweeper.Run(s.bgCtx, s.now, refresh.DefaultSweepInterval) })
+	s.bg.Go(func() { s.reloadCallers(s.bgCtx) })
+	s.bg.Go(func() { s.keyMaint.Run(s.bgCtx, s.cfg.KeyCheckInterval, s.now) })
 	s.log.Info("tokend serving", slog.String("grpc", s.GRPCAddr()), slog.String("http", s.HTTPAddr()))
 	var serveErr error
 	select {
@@ -265,6 +306,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.httpLis != nil {
 			_ = s.httpLis.Close()
 		}
+		s.stopBg()
+		s.bg.Wait()
 		err = errors.Join(err, s.store.Close())
 		s.log.Info("tokend stopped")
 	})

@@ -33,6 +33,7 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 type cli struct {
 	fs     *flag.FlagSet
 	addr   *string
+	tls    *clientTLS
 	stdin  io.Reader
 	stdout io.Writer
 }
@@ -40,7 +41,7 @@ type cli struct {
 func newCLI(name string, stdin io.Reader, stdout, stderr io.Writer) *cli {
 	fs := flag.NewFlagSet("tokend "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	return &cli{fs: fs, addr: fs.String("addr", env("ADDR", "127.0.0.1:7443"), "tokend gRPC address (TOKEND_ADDR)"), stdin: stdin, stdout: stdout}
+	return &cli{fs: fs, addr: fs.String("addr", env("ADDR", "127.0.0.1:7443"), "tokend gRPC address (TOKEND_ADDR)"), tls: addClientTLSFlags(fs), stdin: stdin, stdout: stdout}
 }
 
 // parse parses flags anywhere among the arguments and returns the
@@ -68,10 +69,21 @@ func (c *cli) client() (*client.Client, error) {
 	if key == "" {
 		key = os.Getenv("TOKEND_ADMIN_KEY")
 	}
-	if key == "" {
-		return nil, errors.New("set TOKEND_API_KEY to an API key of a caller (the admin key printed at first start)")
+	tlsCfg, err := c.tls.config()
+	if err != nil {
+		return nil, err
 	}
-	return client.New(*c.addr, client.WithAPIKey(key))
+	if key == "" && !c.tls.hasClientCert() {
+		return nil, errors.New("set TOKEND_API_KEY to an API key of a caller (the admin key printed at first start), or give an mTLS client certificate (--tls-cert, --tls-key)")
+	}
+	var opts []client.Option
+	if key != "" {
+		opts = append(opts, client.WithAPIKey(key))
+	}
+	if tlsCfg != nil {
+		opts = append(opts, client.WithTLS(tlsCfg))
+	}
+	return client.New(*c.addr, opts...)
 }
 
 func (c *cli) print(m proto.Message) error {
@@ -110,8 +122,11 @@ func admin(ctx context.Context, group string, args []string, stdin io.Reader, st
 	cmds := map[string]func(context.Context, *cli, []string) error{
 		"app create": appCreate, "app list": appList, "app get": appGet, "app update": appUpdate,
 		"app rotate-key": appRotateKey, "app keys": appKeys,
+		"app revoke-key": appRevokeKey, "app register-key": appRegisterKey,
 		"token issue": tokenIssue, "token validate": tokenValidate, "token inspect": tokenInspect,
+		"token refresh": tokenRefresh, "token revoke": tokenRevoke,
 		"caller create": callerCreate, "caller list": callerList, "caller delete": callerDelete,
+		"caller rotate-key": callerRotateKey, "caller new-key": callerNewKey,
 	}
 	fn, ok := cmds[group+" "+sub]
 	if !ok {
@@ -151,20 +166,25 @@ func appCreate(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		path := *keyOut
-		if path == "" {
-			path = resp.GetApp().GetAppId() + ".pem"
-		}
-		if err := writeSecretFile(path, resp.GetPrivateKeyPem()); err != nil {
-			return fmt.Errorf("app %s was created but its private key could not be saved: %w", resp.GetApp().GetAppId(), err)
-		}
-		resp.PrivateKeyPem = ""
-		if err := c.print(resp); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "private key of %s written to %s (shown only once; keep it safe)\n", resp.GetKey().GetKeyId(), path)
-		return nil
+		return c.savePrivateKey(resp, &resp.PrivateKeyPem, *keyOut, resp.GetApp().GetAppId(), resp.GetKey().GetKeyId())
 	})
+}
+
+// savePrivateKey writes the private key of an answer to path (default
+// ./<name>.pem), blanks it in the answer, and prints the answer.
+func (c *cli) savePrivateKey(resp proto.Message, pemField *string, path, name, keyID string) error {
+	if path == "" {
+		path = name + ".pem"
+	}
+	if err := writeSecretFile(path, *pemField); err != nil {
+		return fmt.Errorf("key %s was created but its private key could not be saved: %w", keyID, err)
+	}
+	*pemField = ""
+	if err := c.print(resp); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "private key of %s written to %s (shown only once; keep it safe)\n", keyID, path)
+	return nil
 }
 
 // writeSecretFile creates path with mode 0600; it never overwrites.
@@ -258,19 +278,7 @@ func appRotateKey(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		path := *keyOut
-		if path == "" {
-			path = resp.GetKey().GetKeyId() + ".pem"
-		}
-		if err := writeSecretFile(path, resp.GetPrivateKeyPem()); err != nil {
-			return fmt.Errorf("key %s was created but its private key could not be saved: %w", resp.GetKey().GetKeyId(), err)
-		}
-		resp.PrivateKeyPem = ""
-		if err := c.print(resp); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "private key of %s written to %s (shown only once; keep it safe)\n", resp.GetKey().GetKeyId(), path)
-		return nil
+		return c.savePrivateKey(resp, &resp.PrivateKeyPem, *keyOut, resp.GetKey().GetKeyId(), resp.GetKey().GetKeyId())
 	})
 }
 

@@ -1,9 +1,11 @@
 // Command tokend is the tokend token service and its admin CLI.
 //
 //	tokend serve                      run the service
-//	tokend app create|list|get|update|rotate-key|keys
-//	tokend token issue|validate|inspect
-//	tokend caller create|list|delete
+//	tokend migrate                    apply the store's schema migrations
+//	tokend app create|list|get|update|rotate-key|keys|revoke-key|register-key
+//	tokend keys rewrap                offline: re-seal private keys with a new KEK
+//	tokend token issue|validate|inspect|refresh|revoke
+//	tokend caller create|list|delete|rotate-key|new-key
 //
 // Run "tokend help" for the flags of each command.
 package main
@@ -59,14 +61,24 @@ Usage:
   tokend app list | get ID | keys ID
   tokend app update ID [--enable|--disable] [--description D] [--max-ttl D] [--default-ttl D]
   tokend app rotate-key ID [--algorithm A] [--activation-delay D]
-  tokend token issue --app ID --subject SUB [--ttl D] [--aud A]... [--claim k=v]...
+  tokend app revoke-key ID KEY_ID [--reason R]   emergency: the key stops validating at once
+  tokend app register-key ID --algorithm A --public-key-file F   bring your own public key
+  tokend keys rewrap --data-dir D [--new-kek-file F]   offline: re-seal private keys with a new KEK
+  tokend token issue --app ID --subject SUB [--ttl D] [--aud A]... [--claim k=v]... [--refresh]
+  tokend token refresh REFRESH_TOKEN|- [--ttl D] [--idempotency-key K]
+  tokend token revoke --app ID (--token-id JTI | --subject SUB | --refresh-token T|-) [--reason R]
   tokend token validate [--app ID] [--aud A] TOKEN|-
   tokend token inspect TOKEN|-          decode without verifying
-  tokend caller create --name N --role R... [--app ID]... | list | delete ID
+  tokend caller create --name N --role R... [--app ID]... [--mtls-identity ID] | list | delete ID
+  tokend caller rotate-key ID [--grace D]   new API key; old ones work for D (default 24h; 0s: stop now)
+  tokend caller new-key                 offline: an API key and its SHA-256 for a callers file
+  tokend migrate [--store URL]         apply the store's schema migrations and exit
   tokend version
 
 Admin commands talk to a running server: --addr (TOKEND_ADDR, default
-127.0.0.1:7443) and the API key in TOKEND_API_KEY (or TOKEND_ADMIN_KEY).
+127.0.0.1:7443) and the API key in TOKEND_API_KEY (or TOKEND_ADMIN_KEY), or
+an mTLS client certificate (--tls-cert/--tls-key, TOKEND_CLIENT_CERT/KEY).
+TLS: --tls-ca FILE (TOKEND_TLS_CA) or --tls for the system roots.
 `
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -78,6 +90,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "serve":
 		return serve(ctx, rest, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, rest, stdout, stderr)
+	case "migrate":
+		return migrateCmd(ctx, rest, stdout, stderr)
 	case "app", "token", "caller":
 		return admin(ctx, cmd, rest, stdin, stdout, stderr)
 	case "version":

@@ -300,6 +300,7 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{[]string{"--max-token-size", "10"}, "max-token-size"},
 		{[]string{"--store", "mysql://x"}, "store"},
 		{[]string{"--log-level", "loud"}, "log-level"},
+		{[]string{"--extauthz-policy", "/nonexistent/extauthz.yaml"}, "extauthz-policy"},
 	} {
 		cmd := exec.Command(binary, append([]string{"serve", "--data-dir", t.TempDir()}, tt.args...)...)
 		cmd.Env = cleanEnv()

@@ -49,19 +49,27 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, string, error)
 	fs.StringVar(&cfg.GRPCListen, "listen", env("LISTEN", def.GRPCListen), "gRPC listen address (TOKEND_LISTEN)")
 	fs.StringVar(&cfg.HTTPListen, "http-listen", env("HTTP_LISTEN", def.HTTPListen), "HTTP address for JWKS, /metrics, /healthz, /readyz; empty disables (TOKEND_HTTP_LISTEN)")
 	fs.StringVar(&cfg.DataDir, "data-dir", env("DATA_DIR", def.DataDir), "directory of the embedded store and generated KEK (TOKEND_DATA_DIR)")
-	fs.StringVar(&cfg.Store, "store", env("STORE", def.Store), "store backend: sqlite (TOKEND_STORE)")
+	fs.StringVar(&cfg.Store, "store", env("STORE", def.Store), "store backend: sqlite, or a postgres:// URL without password (TOKEND_STORE, which may hold one; see docs/postgres.md)")
 	fs.StringVar(&cfg.Issuer, "issuer", env("ISSUER", def.Issuer), "iss claim of issued tokens (TOKEND_ISSUER)")
 	fs.StringVar(&cfg.KEKFile, "kek-file", env("KEK_FILE", ""), "file holding the base64 key-encryption key (TOKEND_KEK_FILE); TOKEND_KEK holds it inline")
 	fs.IntVar(&cfg.MaxTokenSize, "max-token-size", envInt("MAX_TOKEN_SIZE", def.MaxTokenSize), "largest token accepted, in bytes (TOKEND_MAX_TOKEN_SIZE)")
 	fs.DurationVar(&cfg.Leeway, "leeway", envDuration("LEEWAY", def.Leeway), "clock skew tolerated on exp/nbf/iat (TOKEND_LEEWAY)")
 	fs.DurationVar(&cfg.JWKSMaxAge, "jwks-max-age", envDuration("JWKS_MAX_AGE", def.JWKSMaxAge), "JWKS Cache-Control max-age and default key pre-publication time (TOKEND_JWKS_MAX_AGE)")
+	fs.DurationVar(&cfg.KeyCheckInterval, "key-check-interval", envDuration("KEY_CHECK_INTERVAL", def.KeyCheckInterval), "how often key states are written back, scheduled rotations run and other replicas' key changes are picked up (TOKEND_KEY_CHECK_INTERVAL)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", envDuration("SHUTDOWN_GRACE", def.ShutdownGrace), "time in-flight RPCs get on SIGTERM (TOKEND_SHUTDOWN_GRACE)")
+	fs.StringVar(&cfg.ExtAuthzPolicy, "extauthz-policy", env("EXTAUTHZ_POLICY", ""), "YAML/JSON per-route policy of the Envoy ext_authz Check API, see docs/sidecar.md (TOKEND_EXTAUTHZ_POLICY)")
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (TOKEND_LOG_LEVEL)")
+	if err := addTransportFlags(fs, &cfg); err != nil {
+		return cfg, "", err
+	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", err
 	}
 	if fs.NArg() > 0 {
 		return cfg, "", usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Args())}
+	}
+	if err := checkStoreFlag(fs); err != nil {
+		return cfg, "", err
 	}
 	cfg.AdminKey = os.Getenv("TOKEND_ADMIN_KEY")
 	cfg.KEK = os.Getenv("TOKEND_KEK")

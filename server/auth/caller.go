@@ -32,12 +32,21 @@ var (
 	ErrAppScopeDenied = errors.New("auth: caller may not act on this app")
 )
 
+// Credentials a caller can authenticate with.
+const (
+	CredentialAPIKey = "api-key"
+	CredentialMTLS   = "mtls"
+)
+
 // Caller is an authenticated caller.
 type Caller struct {
 	ID     string
 	Name   string
 	Roles  []string
 	AppIDs []string // empty: every app
+	// Credential is how the call authenticated: CredentialAPIKey or
+	// CredentialMTLS (mTLS, possibly with an API key of the same caller).
+	Credential string
 }
 
 // HasRole reports whether the caller has role (admin has every role).

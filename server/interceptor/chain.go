@@ -26,12 +26,24 @@ type Options struct {
 	Logger *slog.Logger
 	// Auth authenticates a call; its error must already be a status error.
 	Auth grpcauth.AuthFunc
+	// Authorize, when set, checks after authentication that the caller may
+	// call the method at all (the method -> role table); its error must
+	// already be a status error.
+	Authorize func(ctx context.Context, fullMethod string) error
+	// Audit, when set, runs after authentication and before authorization
+	// on unary calls, so that it sees the caller and every outcome,
+	// refusals included.
+	Audit grpc.UnaryServerInterceptor
 	// PanicError is the status error a recovered panic becomes.
 	PanicError func(ctx context.Context) error
 	// Metrics, when set, records per-method counters and latency.
 	Metrics *grpcprom.ServerMetrics
-	// Limiter, when set, is consulted after authentication.
+	// Limiter, when set, is consulted last, after authorization.
 	Limiter ratelimit.Limiter
+	// LimitError turns the Limiter's error into the status error the
+	// client sees (with its retry delay); the middleware's own error has no
+	// details. Required with Limiter.
+	LimitError func(ctx context.Context, err error) error
 }
 
 // PublicService reports whether a full method name belongs to a service
@@ -46,8 +58,28 @@ var needsAuth = selector.MatchFunc(func(_ context.Context, m interceptors.CallMe
 	return !PublicService(m.FullMethod())
 })
 
-// Chain returns the unary and stream interceptors, outermost first.
-func Chain(o Options) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+// Stage names, outermost first.
+const (
+	StageRecovery  = "recovery"
+	StageRequestID = "request-id"
+	StageLogging   = "logging"
+	StageMetrics   = "metrics"
+	StageAuth      = "auth"
+	StageAudit     = "audit"
+	StageAuthorize = "authorize"
+	StageRateLimit = "ratelimit"
+)
+
+// stage is one link of the chain. A nil unary or stream interceptor skips
+// that kind of call.
+type stage struct {
+	name   string
+	unary  grpc.UnaryServerInterceptor
+	stream grpc.StreamServerInterceptor
+}
+
+// stages returns the chain, outermost first.
+func stages(o Options) []stage {
 	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		o.Logger.ErrorContext(ctx, "panic in handler", slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
 		return o.PanicError(ctx)
@@ -57,27 +89,66 @@ func Chain(o Options) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterce
 	})
 	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
 
-	unary := []grpc.UnaryServerInterceptor{
-		recovery.UnaryServerInterceptor(rec),
-		requestIDUnary,
-		logging.UnaryServerInterceptor(logger, logOpts...),
-	}
-	stream := []grpc.StreamServerInterceptor{
-		recovery.StreamServerInterceptor(rec),
-		requestIDStream,
-		logging.StreamServerInterceptor(logger, logOpts...),
+	out := []stage{
+		{StageRecovery, recovery.UnaryServerInterceptor(rec), recovery.StreamServerInterceptor(rec)},
+		{StageRequestID, requestIDUnary, requestIDStream},
+		{StageLogging, logging.UnaryServerInterceptor(logger, logOpts...), logging.StreamServerInterceptor(logger, logOpts...)},
 	}
 	if o.Metrics != nil {
-		unary = append(unary, o.Metrics.UnaryServerInterceptor())
-		stream = append(stream, o.Metrics.StreamServerInterceptor())
+		out = append(out, stage{StageMetrics, o.Metrics.UnaryServerInterceptor(), o.Metrics.StreamServerInterceptor()})
 	}
-	unary = append(unary, selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(o.Auth), needsAuth))
-	stream = append(stream, selector.StreamServerInterceptor(grpcauth.StreamServerInterceptor(o.Auth), needsAuth))
+	out = append(out, stage{StageAuth,
+		selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(o.Auth), needsAuth),
+		selector.StreamServerInterceptor(grpcauth.StreamServerInterceptor(o.Auth), needsAuth)})
+	if o.Audit != nil {
+		out = append(out, stage{StageAudit, selector.UnaryServerInterceptor(o.Audit, needsAuth), nil})
+	}
+	if o.Authorize != nil {
+		out = append(out, stage{StageAuthorize,
+			selector.UnaryServerInterceptor(authorizeUnary(o.Authorize), needsAuth),
+			selector.StreamServerInterceptor(authorizeStream(o.Authorize), needsAuth)})
+	}
 	if o.Limiter != nil {
-		unary = append(unary, selector.UnaryServerInterceptor(ratelimit.UnaryServerInterceptor(o.Limiter), needsAuth))
-		stream = append(stream, selector.StreamServerInterceptor(ratelimit.StreamServerInterceptor(o.Limiter), needsAuth))
+		out = append(out, stage{StageRateLimit,
+			selector.UnaryServerInterceptor(limitUnary(o.Limiter, o.LimitError), needsAuth),
+			selector.StreamServerInterceptor(limitStream(o.Limiter, o.LimitError), needsAuth)})
+	}
+	return out
+}
+
+// Chain returns the unary and stream interceptors, outermost first:
+// recovery, request id, logging, metrics, auth, audit, authorize, rate
+// limit (the optional ones only when configured).
+func Chain(o Options) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+	var unary []grpc.UnaryServerInterceptor
+	var stream []grpc.StreamServerInterceptor
+	for _, s := range stages(o) {
+		if s.unary != nil {
+			unary = append(unary, s.unary)
+		}
+		if s.stream != nil {
+			stream = append(stream, s.stream)
+		}
 	}
 	return unary, stream
+}
+
+func authorizeUnary(authorize func(context.Context, string) error) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if err := authorize(ctx, info.FullMethod); err != nil {
+			return nil, err
+		}
+		return h(ctx, req)
+	}
+}
+
+func authorizeStream(authorize func(context.Context, string) error) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		if err := authorize(ss.Context(), info.FullMethod); err != nil {
+			return err
+		}
+		return h(srv, ss)
+	}
 }
 
 // RequestIDHeader is the metadata key of the request id: taken from the

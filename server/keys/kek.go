@@ -153,3 +153,28 @@ func (k *KEK) Open(appID, keyID, sealed string) (crypto.Signer, error) {
 	}
 	return signer, nil
 }
+
+// ReplaceKEKFile writes k to path (base64, mode 0600), replacing the file
+// atomically: a crash leaves either the old KEK or the new one, whole.
+func ReplaceKEKFile(path string, k *KEK) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".kek-*")
+	if err != nil {
+		return fmt.Errorf("keys: write KEK file: %w", err)
+	}
+	tmp := f.Name()
+	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(k.key) + "\n")
+	if err := errors.Join(werr, f.Chmod(0o600), f.Sync(), f.Close()); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("keys: write KEK file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("keys: write KEK file: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil { // make the rename durable
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}

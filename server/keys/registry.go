@@ -249,32 +249,25 @@ func (r *Registry) AppKeys(appID string) []token.VerifyKey {
 	return out
 }
 
-// SigningKey returns the key of the app that signs at time now: the newest
-// key holding a private key whose activation time has come and whose
-// verification window is still open.
+// SigningKey returns the key of the app that signs at time now: the latest
+// activated key holding a private key whose verification window is still
+// open (see canSign).
 func (r *Registry) SigningKey(appID string, now time.Time) (token.SigningKey, bool) {
 	e, ok := r.snap.Load().apps[appID]
 	if !ok {
 		return token.SigningKey{}, false
 	}
-	if k := activeKey(e, now); k != nil && k.signer != nil {
+	if k := activeKey(e, now); k != nil {
 		return *k.signer, true
 	}
 	return token.SigningKey{}, false
 }
 
-// activeKey is the key that signs at now (nil when none): the one with the
-// latest activation time that has come, among keys still verifying.
+// activeKey is the key that signs at now (nil when none).
 func activeKey(e *appEntry, now time.Time) *keyEntry {
 	var best *keyEntry
 	for _, k := range e.keys {
-		if k.rec.State != storage.KeyActive && k.rec.State != storage.KeyNext {
-			continue
-		}
-		if k.rec.ActivatesAt.After(now) || (!k.rec.VerifyUntil.IsZero() && !now.Before(k.rec.VerifyUntil)) {
-			continue
-		}
-		if best == nil || k.rec.ActivatesAt.After(best.rec.ActivatesAt) {
+		if k.signer != nil && canSign(k.rec, now) && (best == nil || signsBefore(k.rec, best.rec)) {
 			best = k
 		}
 	}
@@ -290,32 +283,29 @@ type KeyView struct {
 	Effective storage.KeyState
 }
 
-// Keys returns the keys of an app (newest first) with their state at now.
+// Keys returns the keys of an app that validate at now (next, active,
+// verify-only; newest first) with their state at now.
 func (r *Registry) Keys(appID string, now time.Time) ([]KeyView, bool) {
 	e, ok := r.snap.Load().apps[appID]
 	if !ok {
 		return nil, false
 	}
+	recs := make([]storage.Key, len(e.keys))
+	signer := -1
 	active := activeKey(e, now)
-	out := make([]KeyView, 0, len(e.keys))
-	for _, k := range e.keys {
-		out = append(out, KeyView{Key: k.rec, Effective: effectiveState(k, active, now)})
+	for i, k := range e.keys {
+		recs[i] = k.rec
+		if k == active {
+			signer = i
+		}
+	}
+	out := make([]KeyView, 0, len(recs))
+	for i, k := range recs {
+		if st := stateAt(recs, i, signer, now); st != storage.KeyRetired {
+			out = append(out, KeyView{Key: k, Effective: st})
+		}
 	}
 	return out, true
-}
-
-func effectiveState(k, active *keyEntry, now time.Time) storage.KeyState {
-	switch {
-	case !k.rec.VerifyUntil.IsZero() && !now.Before(k.rec.VerifyUntil):
-		return storage.KeyRetired
-	case k == active:
-		return storage.KeyActive
-	case k.rec.ActivatesAt.After(now) && k.rec.State == storage.KeyNext:
-		return storage.KeyNext
-	case k.rec.State == storage.KeyActive && k.signer == nil && active == nil:
-		return storage.KeyActive // a public-only key: active for its backend
-	}
-	return storage.KeyVerifyOnly
 }
 
 // JWKS returns the JSON Web Key Set of an app, or of every app when appID is
@@ -364,4 +354,52 @@ func (r *Registry) AppIDs() []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// PutAppIfNewer adds an app the registry lacks, or replaces it when a was
+// updated after the copy held (another replica changed it). It reports
+// whether it changed anything.
+func (r *Registry) PutAppIfNewer(a storage.App) bool {
+	if e, ok := r.snap.Load().apps[a.ID]; ok && !a.UpdatedAt.After(e.app.UpdatedAt) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.snap.Load()
+	if e, ok := old.apps[a.ID]; ok && !a.UpdatedAt.After(e.app.UpdatedAt) {
+		return false
+	}
+	next := old.clone()
+	e := newAppEntry(a)
+	if prev, ok := old.apps[a.ID]; ok {
+		e.keys = prev.keys
+	}
+	next.apps[a.ID] = e
+	r.snap.Store(next)
+	return true
+}
+
+// keysDiffer reports whether the keys held for an app differ from ks (its
+// stored keys): the registry holds every stored key that is neither
+// retired nor revoked.
+func (r *Registry) keysDiffer(appID string, ks []storage.Key) bool {
+	e, ok := r.snap.Load().apps[appID]
+	if !ok {
+		return true
+	}
+	held := make(map[string]storage.Key, len(e.keys))
+	for _, k := range e.keys {
+		held[k.rec.ID] = k.rec
+	}
+	n := 0
+	for _, k := range ks {
+		if k.State == storage.KeyRetired || !k.RevokedAt.IsZero() {
+			continue
+		}
+		n++
+		if h, ok := held[k.ID]; !ok || !sameKey(h, k) {
+			return true
+		}
+	}
+	return n != len(held)
 }

@@ -2,6 +2,7 @@ package servertest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -24,26 +25,41 @@ type Harness struct {
 	Admin *client.Client
 	// Logs holds everything the server logged.
 	Logs *SyncBuffer
+	// ClientTLS, when set, is the TLS config of Admin and of Client (see
+	// WithClientTLS).
+	ClientTLS *tls.Config
 
 	stop func()
 }
 
-// Option adjusts the config or server options of Start.
-type Option func(*server.Config, *[]server.Option)
+// Option adjusts the config, the server options or the clients of Start.
+type Option func(*settings)
+
+type settings struct {
+	cfg       server.Config
+	sopts     []server.Option
+	clientTLS *tls.Config
+}
 
 // WithDataDir runs the server on dir (to restart on the same data).
 func WithDataDir(dir string) Option {
-	return func(c *server.Config, _ *[]server.Option) { c.DataDir = dir }
+	return func(s *settings) { s.cfg.DataDir = dir }
 }
 
 // WithClock injects the server clock.
 func WithClock(now func() time.Time) Option {
-	return func(_ *server.Config, o *[]server.Option) { *o = append(*o, server.WithClock(now)) }
+	return func(s *settings) { s.sopts = append(s.sopts, server.WithClock(now)) }
 }
 
 // WithConfig edits the config.
 func WithConfig(fn func(*server.Config)) Option {
-	return func(c *server.Config, _ *[]server.Option) { fn(c) }
+	return func(s *settings) { fn(&s.cfg) }
+}
+
+// WithClientTLS makes Admin and Client connect over TLS with cfg; set the
+// server's TLS files with WithConfig.
+func WithClientTLS(cfg *tls.Config) Option {
+	return func(s *settings) { s.clientTLS = cfg }
 }
 
 // Start runs a server on 127.0.0.1 with ephemeral ports until the test ends.
@@ -54,10 +70,11 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	cfg.HTTPListen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.AdminKey = AdminKey
-	var sopts []server.Option
+	st := settings{cfg: cfg}
 	for _, o := range opts {
-		o(&cfg, &sopts)
+		o(&st)
 	}
+	cfg, sopts := st.cfg, st.sopts
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(context.Background(), cfg, log, sopts...)
@@ -67,11 +84,12 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	admin, err := client.New(srv.GRPCAddr(), client.WithAPIKey(AdminKey))
+	h := &Harness{Server: srv, Config: cfg, Logs: logs, ClientTLS: st.clientTLS}
+	admin, err := client.New(srv.GRPCAddr(), h.clientOptions(client.WithAPIKey(AdminKey))...)
 	if err != nil {
 		t.Fatalf("client.New: %v", err)
 	}
-	h := &Harness{Server: srv, Config: cfg, Admin: admin, Logs: logs}
+	h.Admin = admin
 	var once sync.Once
 	h.stop = func() {
 		once.Do(func() {
@@ -99,12 +117,20 @@ func (h *Harness) Client(t testing.TB, apiKey string) *client.Client {
 	if apiKey != "" {
 		opts = append(opts, client.WithAPIKey(apiKey))
 	}
-	c, err := client.New(h.Addr(), opts...)
+	c, err := client.New(h.Addr(), h.clientOptions(opts...)...)
 	if err != nil {
 		t.Fatalf("client.New: %v", err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// clientOptions adds the harness's client TLS config to opts.
+func (h *Harness) clientOptions(opts ...client.Option) []client.Option {
+	if h.ClientTLS != nil {
+		opts = append(opts, client.WithTLS(h.ClientTLS.Clone()))
+	}
+	return opts
 }
 
 // SyncBuffer is a goroutine-safe log sink.

@@ -186,11 +186,7 @@ func (s *AppServer) RotateAppKey(ctx context.Context, req *tokendv1.RotateAppKey
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	resp := &tokendv1.RotateAppKeyResponse{Key: keyToProto(rot.Key), PrivateKeyPem: rot.PrivateKeyPEM}
-	if rot.Immediate {
-		resp.Warning = "the new key signs at once: verifiers that cache the JWKS may reject its tokens (unknown kid) until their cache expires"
-	}
-	return resp, nil
+	return &tokendv1.RotateAppKeyResponse{Key: keyToProto(rot.Key), PrivateKeyPem: rot.PrivateKeyPEM, Warning: rot.Warning}, nil
 }
 
 // ListAppKeys returns an app's keys.

@@ -84,3 +84,22 @@ func (s *CallerServer) DeleteCaller(ctx context.Context, req *tokendv1.DeleteCal
 	}
 	return &tokendv1.DeleteCallerResponse{}, nil
 }
+
+// RotateCallerKey gives a caller a new API key, returned once; its previous
+// keys keep working for the grace period (unset: 24 hours; 0: none).
+func (s *CallerServer) RotateCallerKey(ctx context.Context, req *tokendv1.RotateCallerKeyRequest) (*tokendv1.RotateCallerKeyResponse, error) {
+	if err := requireFullAdmin(ctx); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	grace := auth.DefaultKeyGrace
+	if d, err := optDuration("grace_period", req.GetGracePeriod()); err != nil {
+		return nil, s.fail(ctx, err)
+	} else if d != nil {
+		grace = *d
+	}
+	key, expireAt, err := s.callers.RotateKey(ctx, req.GetCallerId(), grace)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &tokendv1.RotateCallerKeyResponse{ApiKey: key, PreviousKeysExpireAt: ts(expireAt)}, nil
+}

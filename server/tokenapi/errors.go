@@ -15,6 +15,8 @@ import (
 	"github.com/tokend/tokend/server/app"
 	"github.com/tokend/tokend/server/auth"
 	"github.com/tokend/tokend/server/keys"
+	"github.com/tokend/tokend/server/limit"
+	"github.com/tokend/tokend/server/refresh"
 	"github.com/tokend/tokend/server/storage"
 	"github.com/tokend/tokend/server/token"
 )
@@ -83,6 +85,14 @@ func ToStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withInfo(codes.InvalidArgument, tokendv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, err.Error(), field("audience"))
 	case errors.Is(err, token.ErrInvalidClaims):
 		return withInfo(codes.InvalidArgument, tokendv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, err.Error(), field("claims"))
+	case errors.Is(err, refresh.ErrInvalid):
+		return withInfo(codes.InvalidArgument, tokendv1.ErrorReason_ERROR_REASON_REFRESH_TOKEN_INVALID, "refresh token is not valid", field("refresh_token"))
+	case errors.Is(err, refresh.ErrExpired):
+		return withInfo(codes.InvalidArgument, tokendv1.ErrorReason_ERROR_REASON_REFRESH_TOKEN_EXPIRED, "refresh token has expired", field("refresh_token"))
+	case errors.Is(err, refresh.ErrRevoked):
+		return withInfo(codes.InvalidArgument, tokendv1.ErrorReason_ERROR_REASON_REFRESH_TOKEN_REVOKED, "refresh token was revoked", field("refresh_token"))
+	case errors.Is(err, refresh.ErrReused):
+		return withInfo(codes.InvalidArgument, tokendv1.ErrorReason_ERROR_REASON_REFRESH_TOKEN_REUSED, "refresh token was already used; its family is now revoked", field("refresh_token"))
 	case errors.As(err, &fe):
 		return withInfo(codes.InvalidArgument, tokendv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, fe.Error(), field(fe.field))
 	case errors.As(err, &afe):
@@ -102,9 +112,13 @@ func ToStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withInfo(codes.PermissionDenied, tokendv1.ErrorReason_ERROR_REASON_ROLE_DENIED, "the caller's roles do not allow this method", nil)
 	case errors.Is(err, auth.ErrAppScopeDenied):
 		return withInfo(codes.PermissionDenied, tokendv1.ErrorReason_ERROR_REASON_APP_SCOPE_DENIED, "the caller may not act on this app", nil)
+	case errors.Is(err, limit.ErrRateLimited):
+		return rateLimited(err)
 
 	case errors.Is(err, token.ErrAppNotFound), errors.Is(err, errAppNotFound):
 		return withInfo(codes.NotFound, tokendv1.ErrorReason_ERROR_REASON_APP_NOT_FOUND, "app not found", nil)
+	case errors.Is(err, keys.ErrKeyNotFound):
+		return withInfo(codes.NotFound, tokendv1.ErrorReason_ERROR_REASON_KEY_NOT_FOUND, "key not found", nil)
 	case errors.Is(err, errCallerNotFound):
 		return withInfo(codes.NotFound, tokendv1.ErrorReason_ERROR_REASON_CALLER_NOT_FOUND, "caller not found", nil)
 	case errors.Is(err, token.ErrAppDisabled):

@@ -10,6 +10,7 @@ import (
 	tokendv1 "github.com/tokend/tokend/gen/tokend/v1"
 	"github.com/tokend/tokend/server/auth"
 	"github.com/tokend/tokend/server/keys"
+	"github.com/tokend/tokend/server/refresh"
 	"github.com/tokend/tokend/server/token"
 )
 
@@ -20,15 +21,17 @@ type TokenServer struct {
 	issuer    *token.Issuer
 	validator *token.Validator
 	registry  *keys.Registry
+	refresh   *refresh.Service
 	now       func() time.Time
 	log       *slog.Logger
 }
 
 var _ tokendv1.TokenServiceServer = (*TokenServer)(nil)
 
-// NewTokenServer returns a TokenServer.
-func NewTokenServer(issuer *token.Issuer, validator *token.Validator, registry *keys.Registry, now func() time.Time, log *slog.Logger) *TokenServer {
-	return &TokenServer{issuer: issuer, validator: validator, registry: registry, now: now, log: log}
+// NewTokenServer returns a TokenServer. refresher issues, rotates and
+// revokes refresh tokens and revokes access tokens.
+func NewTokenServer(issuer *token.Issuer, validator *token.Validator, registry *keys.Registry, refresher *refresh.Service, now func() time.Time, log *slog.Logger) *TokenServer {
+	return &TokenServer{issuer: issuer, validator: validator, registry: registry, refresh: refresher, now: now, log: log}
 }
 
 // IssueToken signs a new access token.
@@ -44,7 +47,14 @@ func (s *TokenServer) IssueToken(ctx context.Context, req *tokendv1.IssueTokenRe
 		return nil, ToStatus(ctx, s.log, err)
 	}
 	if req.GetIssueRefreshToken() {
-		return nil, ToStatus(ctx, s.log, errUnimplemented)
+		out, err := s.refresh.Issue(ctx, ir)
+		if err != nil {
+			return nil, ToStatus(ctx, s.log, err)
+		}
+		return &tokendv1.IssueTokenResponse{
+			AccessToken: out.Access.Token, TokenId: out.Access.ID, KeyId: out.Access.KeyID, ExpiresAt: ts(out.Access.ExpiresAt),
+			RefreshToken: out.RefreshToken, RefreshTokenExpiresAt: ts(out.RefreshExpiresAt),
+		}, nil
 	}
 	issued, err := s.issuer.Issue(ir)
 	if err != nil {
@@ -101,22 +111,6 @@ func (s *TokenServer) ValidateToken(ctx context.Context, req *tokendv1.ValidateT
 		}
 	}
 	return resp, nil
-}
-
-// RefreshToken exchanges a refresh token.
-func (s *TokenServer) RefreshToken(ctx context.Context, req *tokendv1.RefreshTokenRequest) (*tokendv1.RefreshTokenResponse, error) {
-	if err := auth.RequireApp(ctx, auth.RoleIssuer, ""); err != nil {
-		return nil, ToStatus(ctx, s.log, err)
-	}
-	return nil, ToStatus(ctx, s.log, errUnimplemented)
-}
-
-// RevokeToken revokes tokens.
-func (s *TokenServer) RevokeToken(ctx context.Context, req *tokendv1.RevokeTokenRequest) (*tokendv1.RevokeTokenResponse, error) {
-	if err := auth.RequireApp(ctx, auth.RoleIssuer, req.GetAppId()); err != nil {
-		return nil, ToStatus(ctx, s.log, err)
-	}
-	return nil, ToStatus(ctx, s.log, errUnimplemented)
 }
 
 // GetJWKS returns public keys.

@@ -18,6 +18,7 @@ var refreshTests = []test{
 	{"RotateRevoked", testRefreshRotateRevoked},
 	{"RotateUnknown", testRefreshRotateUnknown},
 	{"RotateConcurrent", testRefreshRotateConcurrent},
+	{"RotateRevokeRace", testRefreshRotateRevokeRace},
 	{"RevokeFamily", testRefreshRevokeFamily},
 	{"RevokeSubjectFamilies", testRefreshRevokeSubjectFamilies},
 	{"Sweep", testRefreshSweep},

@@ -10,6 +10,7 @@ import (
 var revocationTests = []test{
 	{"AddList", testRevocationAddList},
 	{"Replace", testRevocationReplace},
+	{"AddConcurrent", testRevocationAddConcurrent},
 	{"Sweep", testRevocationSweep},
 }
 
