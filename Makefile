@@ -12,6 +12,7 @@ SHELL := /bin/bash
 
 BUF      := tools/node_modules/.bin/buf
 BIN      := bin/tokend
+ADV_BIN  := bin/adversarial-server
 GO_TEST_FLAGS ?= -race -count=1
 BASELINE := api-baseline.binpb
 GRPCURL  := bin/grpcurl
@@ -64,9 +65,11 @@ check-generate: generate ## Fail when generated code is stale.
 		echo "generated code is stale: run 'make generate' and commit the result"; git status --porcelain -- $(GENERATED); exit 1; fi
 
 .PHONY: lint
-lint: $(BUF) ## go vet, gofmt, buf lint, buf format, buf breaking.
+lint: $(BUF) ## go vet, gofmt, staticcheck, govulncheck (skipped offline), buf lint, buf format, buf breaking.
 	go vet ./...
 	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go tool -modfile=tools/go.mod staticcheck ./...
+	scripts/govulncheck.sh
 	$(BUF) lint
 	$(BUF) format -d --exit-code
 	$(BUF) breaking --against $(BASELINE)
@@ -76,19 +79,41 @@ baseline: $(BUF) ## Record the current API as the buf breaking baseline (deliber
 	$(BUF) build --exclude-source-info -o $(BASELINE)
 
 .PHONY: test
-test: check-generate lint test-go test-ts test-python test-grpcurl ## Everything CI runs: generate check, lint, all tests.
+test: check-generate lint test-go test-fuzz test-soak test-ts test-python test-grpcurl ## Everything CI runs: generate check, lint, all tests.
 
 .PHONY: test-go
-test-go: ## Go tests with the race detector.
-	go test $(GO_TEST_FLAGS) ./...
+test-go: ## Go tests with the race detector, on a throwaway PostgreSQL when its binaries are installed.
+	scripts/pg-test.sh run go test $(GO_TEST_FLAGS) ./...
+
+FUZZTIME    ?= 1m
+FUZZTIME_CI ?= 8s
+SOAK_DURATION ?= 10m
+
+.PHONY: fuzz
+fuzz: ## Run every Go fuzz target for FUZZTIME each (default 1m); failing inputs land in testdata/fuzz.
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+.PHONY: test-fuzz
+test-fuzz: ## Every fuzz target for FUZZTIME_CI (8s) each: CI's regression run of the fuzzers.
+	FUZZTIME=$(FUZZTIME_CI) scripts/fuzz.sh
+
+.PHONY: soak
+soak: ## Mixed load on the real binary for SOAK_DURATION (10m): RPS, p99, RSS, goroutines over time; fails on growth.
+	mkdir -p bin
+	TOKEND_SOAK_DURATION=$(SOAK_DURATION) TOKEND_SOAK_REPORT=$(CURDIR)/bin/soak-report.md \
+		go test -count=1 -timeout 0 -run '^TestSoak$$' -v ./cmd/tokend/
+
+.PHONY: test-soak
+test-soak: ## The soak for 20 s (CI).
+	$(MAKE) --no-print-directory soak SOAK_DURATION=20s
 
 .PHONY: test-ts
-test-ts: build $(TS_DEPS) ## TypeScript client interop test against bin/tokend.
-	cd $(TS_DIR) && TOKEND_BIN=$(CURDIR)/$(BIN) npm test --silent
+test-ts: build adversarial-server $(TS_DEPS) ## TypeScript client interop and adversarial-corpus tests against bin/tokend.
+	cd $(TS_DIR) && TOKEND_BIN=$(CURDIR)/$(BIN) ADVERSARIAL_SERVER_BIN=$(CURDIR)/$(ADV_BIN) npm test --silent
 
 .PHONY: test-python
-test-python: build $(PY_DEPS) ## Python client interop test against bin/tokend.
-	cd $(PY_DIR) && TOKEND_BIN=$(CURDIR)/$(BIN) .venv/bin/python -m pytest
+test-python: build adversarial-server $(PY_DEPS) ## Python client interop and adversarial-corpus tests against bin/tokend.
+	cd $(PY_DIR) && TOKEND_BIN=$(CURDIR)/$(BIN) ADVERSARIAL_SERVER_BIN=$(CURDIR)/$(ADV_BIN) .venv/bin/python -m pytest
 
 .PHONY: test-grpcurl
 test-grpcurl: build $(GRPCURL) ## Run README's grpcurl calls against bin/tokend.
@@ -97,6 +122,28 @@ test-grpcurl: build $(GRPCURL) ## Run README's grpcurl calls against bin/tokend.
 .PHONY: build
 build: ## Build bin/tokend.
 	go build -o $(BIN) ./cmd/tokend
+
+.PHONY: adversarial-server
+adversarial-server: ## Build bin/adversarial-server: the real server on the adversarial fixture (TEST ONLY).
+	go build -o $(ADV_BIN) ./server/servertest/adversarial/cmd/adversarial-server
+
+GHZ        := bin/ghz
+BENCH_BARE := bin/bench-bare
+# Settings of make bench (see bench/main.go); unset means the default.
+export BENCH_DURATION BENCH_WARMUP BENCH_CONCURRENCY BENCH_CONNECTIONS BENCH_RUNS BENCH_FIRST_SEEN BENCH_MEMORY BENCH_PROFILE BENCH_OUT
+
+$(GHZ): tools/go.mod tools/go.sum
+	go build -modfile=tools/go.mod -o $@ github.com/bojand/ghz/cmd/ghz
+
+.PHONY: bench
+bench: build $(GHZ) ## Load-test tokend with ghz against the gRPC floor; rewrites docs/benchmarks.md (BENCH_DURATION=10s BENCH_RUNS=3 ...).
+	go build -o $(BENCH_BARE) ./bench/bare
+	go run ./bench -tokend $(BIN) -ghz $(GHZ) -bare $(BENCH_BARE) -doc docs/benchmarks.md -svg docs/benchmarks.svg
+
+.PHONY: bench-micro
+bench-micro: ## Micro-benchmarks of validating and issuing (allocs), benchstat against bench/micro-before.txt.
+	go test -run '^$$' -bench . -benchmem -count 8 ./server/token/ | tee bench/micro-after.txt
+	go tool -modfile=tools/go.mod benchstat bench/micro-before.txt bench/micro-after.txt
 
 .PHONY: run
 run: build ## Run a dev server on the embedded store in ./data.

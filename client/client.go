@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	tokendv1 "github.com/tokend/tokend/gen/tokend/v1"
@@ -66,7 +67,10 @@ func New(target string, opts ...Option) (*Client, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dial := []grpc.DialOption{grpc.WithChainUnaryInterceptor(unaryInterceptor(o.timeout, o.retries))}
+	dial := []grpc.DialOption{
+		grpc.WithChainUnaryInterceptor(unaryInterceptor(o.timeout, o.retries)),
+		grpc.WithChainStreamInterceptor(streamInterceptor),
+	}
 	if o.tlsConfig != nil {
 		dial = append(dial, grpc.WithTransportCredentials(credentials.NewTLS(o.tlsConfig)))
 	} else {
@@ -128,4 +132,26 @@ func unaryInterceptor(timeout time.Duration, retries int) grpc.UnaryClientInterc
 			backoff *= 2
 		}
 	}
+}
+
+// streamInterceptor turns the status errors of a stream (opening it,
+// sending, receiving) into *Error. Streams get no default deadline (a
+// WatchKeys stream lives long) and no retries (its caller reconnects).
+func streamInterceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	return errorStream{cs}, nil
+}
+
+// errorStream converts the errors of a client stream; io.EOF passes as is.
+type errorStream struct{ grpc.ClientStream }
+
+func (s errorStream) SendMsg(m any) error { return fromStatus(s.ClientStream.SendMsg(m)) }
+func (s errorStream) RecvMsg(m any) error { return fromStatus(s.ClientStream.RecvMsg(m)) }
+func (s errorStream) CloseSend() error    { return fromStatus(s.ClientStream.CloseSend()) }
+func (s errorStream) Header() (metadata.MD, error) {
+	md, err := s.ClientStream.Header()
+	return md, fromStatus(err)
 }

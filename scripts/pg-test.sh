@@ -12,7 +12,8 @@
 #                                       status
 #
 # "run" runs CMD without a server, saying so, when no PostgreSQL binaries
-# are found (the PostgreSQL tests then skip), and uses the server already
+# are found (the PostgreSQL tests then skip; under CI=true it fails
+# instead), and uses the server already
 # named by TOKEND_TEST_POSTGRES_DSN when that is set. PGBIN overrides the
 # binaries' directory (default: the newest /usr/lib/postgresql/*/bin, else
 # initdb on PATH). As root the server runs as the postgres user.
@@ -38,8 +39,8 @@ install_pg() {
 
 find_bin() {
 	if [ -n "${PGBIN:-}" ]; then
-		echo "$PGBIN"
-		return
+		[ -x "$PGBIN/initdb" ] && echo "$PGBIN"
+		return 0
 	fi
 	local d
 	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
@@ -61,6 +62,10 @@ run() {
 	local bin
 	bin=$(find_bin)
 	if [ -z "$bin" ]; then
+		if [ -n "${CI:-}" ]; then
+			log "no PostgreSQL binaries found, and CI must run the PostgreSQL tests (scripts/pg-test.sh install)"
+			exit 1
+		fi
 		log "no PostgreSQL binaries found (/usr/lib/postgresql/*/bin or initdb on PATH):"
 		log "the PostgreSQL tests will SKIP. Install them with: sudo scripts/pg-test.sh install"
 		exec "$@"
@@ -130,7 +135,7 @@ run)
 	run "$@"
 	;;
 *)
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac

@@ -74,10 +74,54 @@ type Config struct {
 	// RateLimitAdmin, RateLimitIssuer and RateLimitValidator are the
 	// per-caller token buckets of the methods of each role.
 	RateLimitAdmin, RateLimitIssuer, RateLimitValidator limit.Rate
+	// ValidationCacheSize is how many valid tokens ValidateToken and
+	// ext_authz Check remember, so that a token seen again is answered
+	// without verifying its signature (token.WithCache; docs/benchmarks.md);
+	// 0 disables the cache. About 1 KiB per entry.
+	ValidationCacheSize int
+	// Pprof serves net/http/pprof under /debug/pprof/ on the HTTP port.
+	// Off by default: profiles show internals and cost CPU while taken.
+	Pprof bool
 	// CallerReloadInterval is how often callers and API keys are re-read
 	// from the store, for changes made by other replicas (this replica's
 	// own changes apply at once); 0 disables it.
 	CallerReloadInterval time.Duration
+	// ResyncInterval is how often a replica on a store with change
+	// notifications (PostgreSQL) re-reads apps, keys, callers and the
+	// denylist in full, as the safety net for a lost notification
+	// (docs/postgres.md). Ignored on SQLite.
+	ResyncInterval time.Duration
+
+	// Operations (docs/operations.md; checked by validateOps).
+
+	// AccessLog says which calls get an access log line: "all" (the
+	// default; successful health checks at debug), "errors" (successful
+	// calls at debug) or "off".
+	AccessLog string
+	// HealthCheckInterval is how often the store is pinged for the gRPC
+	// health status and /readyz.
+	HealthCheckInterval time.Duration
+	// OTLPEndpoint, when set, turns tracing on: spans go to this OTLP gRPC
+	// collector (host:port, or an http:// or https:// URL). OTLPInsecure
+	// sends them in plain text to a host:port; TraceSampleRatio is the
+	// share of new traces sampled (parent-based).
+	OTLPEndpoint     string
+	OTLPInsecure     bool
+	TraceSampleRatio float64
+	// DefaultRPCTimeout is the deadline of a unary call whose caller set
+	// none; 0 leaves such calls without one.
+	DefaultRPCTimeout time.Duration
+	// MaxMessageSize is the largest request the gRPC server reads, in
+	// bytes; 0 derives it from MaxTokenSize (twice it, at least 128 KiB).
+	MaxMessageSize int
+	// MaxConcurrentStreams bounds the concurrent calls of one connection.
+	MaxConcurrentStreams uint32
+	// KeepaliveTime is how long a connection may be idle before the
+	// server pings it; KeepaliveTimeout how long it waits for the answer
+	// before closing it. KeepaliveMinTime is the shortest interval between
+	// a client's pings the server tolerates (more often: the connection
+	// is closed with "too many pings").
+	KeepaliveTime, KeepaliveTimeout, KeepaliveMinTime time.Duration
 }
 
 // DefaultConfig returns the defaults: loopback ports, ./data, SQLite.
@@ -97,7 +141,19 @@ func DefaultConfig() Config {
 		RateLimitIssuer:    limit.Rate{PerSecond: 10000, Burst: 20000},
 		RateLimitValidator: limit.Rate{}, // unlimited: validation is cheap and read-only
 
+		ValidationCacheSize: DefaultValidationCacheSize,
+
 		CallerReloadInterval: 10 * time.Second,
+		ResyncInterval:       time.Minute,
+
+		AccessLog:            "all",
+		HealthCheckInterval:  5 * time.Second,
+		TraceSampleRatio:     0.1,
+		DefaultRPCTimeout:    10 * time.Second,
+		MaxConcurrentStreams: 1024,
+		KeepaliveTime:        time.Minute,
+		KeepaliveTimeout:     20 * time.Second,
+		KeepaliveMinTime:     10 * time.Second,
 	}
 }
 
@@ -145,6 +201,12 @@ func (c Config) Validate() error {
 	if c.KeyCheckInterval < 10*time.Millisecond || c.KeyCheckInterval > time.Hour {
 		bad("key-check-interval", "must lie between 10ms and 1h, got %s", c.KeyCheckInterval)
 	}
+	if c.ResyncInterval < 10*time.Millisecond || c.ResyncInterval > time.Hour {
+		bad("resync-interval", "must lie between 10ms and 1h, got %s", c.ResyncInterval)
+	}
+	if c.ValidationCacheSize < 0 || c.ValidationCacheSize > MaxValidationCacheSize {
+		bad("validation-cache-size", "must lie between 0 and %d, got %d", MaxValidationCacheSize, c.ValidationCacheSize)
+	}
 	if c.ShutdownGrace < 0 {
 		bad("shutdown-grace", "must not be negative")
 	}
@@ -152,6 +214,7 @@ func (c Config) Validate() error {
 		bad("admin-key", "TOKEND_ADMIN_KEY must be at least 16 characters")
 	}
 	errs = append(errs, c.validateTransport()...)
+	errs = append(errs, c.validateOps()...)
 	return errors.Join(errs...)
 }
 
@@ -164,6 +227,13 @@ func redactDSN(s string) string {
 	}
 	return s[:scheme+3] + "REDACTED" + s[at:]
 }
+
+// Bounds of the validation cache: the default holds the working set of a
+// busy sidecar fleet in about 10 MiB.
+const (
+	DefaultValidationCacheSize = 10000
+	MaxValidationCacheSize     = 10_000_000
+)
 
 // MaxJWKSMaxAge bounds the JWKS cache max-age: it must stay below the
 // shortest rotation overlap (a replaced key validates for at least the

@@ -75,7 +75,11 @@ func jwksKeys(t *testing.T, jwks string) map[string]crypto.PublicKey {
 		}
 		switch {
 		case k.Kty == "EC" && k.Crv == "P-256":
-			out[k.Kid] = &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(b64(k.X)), Y: new(big.Int).SetBytes(b64(k.Y))}
+			pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, b64(k.X)...), b64(k.Y)...))
+			if err != nil {
+				t.Fatalf("JWK %+v: %v", k, err)
+			}
+			out[k.Kid] = pub
 		case k.Kty == "OKP" && k.Crv == "Ed25519":
 			out[k.Kid] = ed25519.PublicKey(b64(k.X))
 		case k.Kty == "RSA":

@@ -32,14 +32,17 @@ func (s *Server) httpHandler(reg *prometheus.Registry) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := s.store.Ping(r.Context()); err != nil {
+		if ok, why := s.ready(r.Context()); !ok {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("store unreachable\n"))
+			_, _ = w.Write([]byte(why + "\n"))
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if s.cfg.Pprof {
+		mountPprof(mux)
+	}
 	return mux
 }
 

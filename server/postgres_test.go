@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -27,13 +28,14 @@ func startOnPostgres(t *testing.T, dsn string) *servertest.Harness {
 	return servertest.Start(t, servertest.WithConfig(func(c *server.Config) {
 		c.Store = dsn
 		c.KEK = testKEK
-		c.KeyCheckInterval = 10 * time.Millisecond
+		c.KeyCheckInterval = 50 * time.Millisecond
 	}))
 }
 
 // eventually calls f until it returns nil or 10 seconds have passed, and
-// returns its last error. Replicas learn of each other's changes by
-// polling the store (docs/postgres.md); this waits for that.
+// returns its last error: for what one replica learns of another's
+// changes (by notification, within milliseconds; replication_test.go
+// holds them to a bound), and for a store coming back.
 func eventually(f func() error) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -144,19 +146,39 @@ func TestPostgresTwoReplicas(t *testing.T) {
 
 // TestPostgresStoreDown cuts the connections to PostgreSQL under a
 // running server: writes answer UNAVAILABLE (STORE_UNAVAILABLE), validation
-// keeps answering from memory, and the server reconnects by itself.
+// keeps answering from memory, and the server reconnects by itself, its
+// change feed too: a revocation another replica made meanwhile (whose
+// notification it missed) reaches it by the resync after reconnecting.
 func TestPostgresStoreDown(t *testing.T) {
 	t.Parallel()
-	p := pgtest.StartProxy(t, pgtest.DSN(t))
+	dsn := pgtest.DSN(t)
+	p := pgtest.StartProxy(t, dsn)
 	h := startOnPostgres(t, p.DSN())
+	other := startReplica(t, dsn, time.Hour) // not behind the proxy
 	ctx := t.Context()
 	appID := createApp(t, h.Admin, "").GetApp().GetAppId()
 	issued, err := h.Admin.IssueToken(ctx, &tokendv1.IssueTokenRequest{AppId: appID, Subject: "s"})
 	if err != nil {
 		t.Fatalf("IssueToken: %v", err)
 	}
+	within(t, time.Second, "the other replica validates the token", func() error { return validity(other, issued.GetAccessToken()) })
+
+	feedConnected := func(want float64) func() error {
+		return func() error {
+			mfs, _ := scrape(t, h)
+			if got, ok := sample(mfs, "tokend_change_feed_connected"); !ok || got != want {
+				return fmt.Errorf("tokend_change_feed_connected = %v (present: %v), want %v", got, ok, want)
+			}
+			return nil
+		}
+	}
+	within(t, time.Second, "the change feed connected", feedConnected(1))
 
 	p.Cut()
+	within(t, time.Second, "the change feed lost", feedConnected(0))
+	if _, err := other.Admin.RevokeToken(ctx, &tokendv1.RevokeTokenRequest{AppId: appID, Target: &tokendv1.RevokeTokenRequest_TokenId{TokenId: issued.GetTokenId()}}); err != nil {
+		t.Fatalf("RevokeToken on the other replica: %v", err)
+	}
 	_, err = h.Admin.CreateApp(ctx, &tokendv1.CreateAppRequest{Name: "while down"})
 	var ce *client.Error
 	if !errors.As(err, &ce) || ce.Code != codes.Unavailable || ce.Reason != "STORE_UNAVAILABLE" {
@@ -167,7 +189,7 @@ func TestPostgresStoreDown(t *testing.T) {
 	}
 	v, err := h.Admin.ValidateToken(ctx, &tokendv1.ValidateTokenRequest{Token: issued.GetAccessToken()})
 	if err != nil || !v.GetValid() {
-		t.Errorf("ValidateToken with the store down: %v, %v; want valid, from memory", v, err)
+		t.Errorf("ValidateToken with the store down: %v, %v; want valid, from memory (the revocation is not heard)", v, err)
 	}
 	if strings.Contains(h.Logs.String(), "postgres://") {
 		t.Error("the logs show the store DSN")
@@ -180,6 +202,14 @@ func TestPostgresStoreDown(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("CreateApp after the store came back: %v", err)
+	}
+	within(t, 5*time.Second, "the revocation made while the store was unreachable",
+		refusedFor(h, issued.GetAccessToken(), tokendv1.InvalidReason_INVALID_REASON_REVOKED))
+	within(t, time.Second, "the change feed back", feedConnected(1))
+	for _, msg := range []string{"change feed lost", "change feed reconnected"} {
+		if !strings.Contains(h.Logs.String(), msg) {
+			t.Errorf("the logs do not say %q", msg)
+		}
 	}
 }
 

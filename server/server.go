@@ -15,8 +15,6 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -32,6 +30,7 @@ import (
 	"github.com/tokend/tokend/server/storage/postgres"
 	"github.com/tokend/tokend/server/token"
 	"github.com/tokend/tokend/server/tokenapi"
+	"github.com/tokend/tokend/server/watch"
 )
 
 // Server is a running tokend: gRPC and HTTP listeners over one store.
@@ -49,11 +48,20 @@ type Server struct {
 	stopBg   context.CancelFunc // stops them; set in build
 	bgCtx    context.Context
 
+	feed storage.ChangeFeed // the store's, nil on SQLite
+	repl *replicator        // follows other replicas (replication.go); nil on SQLite
+
 	grpc   *grpc.Server
 	health *health.Server
 	http   *http.Server
 
 	grpcLis, httpLis net.Listener
+
+	hub         *watch.Hub    // changes WatchKeys streams; nil when off
+	noWatch     bool          // WithoutWatchKeys
+	watchMaxAge time.Duration // 0: tokenapi.DefaultWatchMaxAge
+
+	ops operations // metrics, store health checker, tracing (operations.go)
 
 	generatedAdminKey string
 	closeOnce         sync.Once
@@ -75,6 +83,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Se
 	for _, o := range opts {
 		o(s)
 	}
+	if err := s.setupOperations(ctx, log); err != nil {
+		return nil, err
+	}
 	if !postgres.IsDSN(cfg.Store) { // the SQLite file and a generated KEK live there
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("server: data dir: %w", err)
@@ -88,9 +99,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Se
 	if err != nil {
 		return nil, err
 	}
-	s.store = st
+	s.feed, _ = st.(storage.ChangeFeed) // before wrapping, which hides it (replication.go)
+	s.store = s.instrumentStore(st)
 	if err := s.build(ctx, kek); err != nil {
 		_ = st.Close()
+		_ = s.stopTracing()
 		return nil, err
 	}
 	return s, nil
@@ -135,10 +148,10 @@ func (s *Server) build(ctx context.Context, kek *keys.KEK) error {
 		return err
 	}
 
-	km := keys.NewManager(s.store, kek, s.registry, s.now, s.cfg.Leeway, s.cfg.JWKSMaxAge, keys.WithLogger(s.log))
+	km := keys.NewManager(s.store, kek, s.registry, s.now, s.cfg.Leeway, s.cfg.JWKSMaxAge, keys.WithLogger(s.log), keys.WithRotationObserver(s.ops.metrics.KeyRotated))
 	s.keyMaint = keys.NewMaintainer(s.store, km, s.log)
 	apps := app.NewService(s.store, km, s.now)
-	issuer := token.NewIssuer(s.registry, s.cfg.Issuer, token.WithIssuerClock(s.now))
+	issuer := token.NewIssuer(s.registry, s.cfg.Issuer, token.WithIssuerClock(s.now), token.WithIssuerMaxTokenSize(s.cfg.MaxTokenSize))
 	// Revocation: the denylist validation reads is in memory, loaded now and
 	// updated by every revocation of this process before it answers.
 	deny := refresh.NewDenylist()
@@ -147,14 +160,21 @@ func (s *Server) build(ctx context.Context, kek *keys.KEK) error {
 	}
 	validator := token.NewValidator(s.registry,
 		token.WithClock(s.now), token.WithLeeway(s.cfg.Leeway), token.WithMaxTokenSize(s.cfg.MaxTokenSize),
-		token.WithDenylist(deny))
+		token.WithDenylist(deny), token.WithCache(s.cfg.ValidationCacheSize))
 	refresher := refresh.New(s.store, s.registry, issuer, deny,
 		refresh.WithClock(s.now), refresh.WithLeeway(s.cfg.Leeway), refresh.WithLogger(s.log))
 	s.sweeper = refresh.NewSweeper(s.store, deny, s.log)
+	repl, err := s.newReplicator(km, deny)
+	if err != nil {
+		return err
+	}
+	s.repl = repl
 	s.bgCtx, s.stopBg = context.WithCancel(context.Background())
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := s.ops.reg
+	if err := s.observeDomain(deny); err != nil {
+		return err
+	}
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	reg.MustRegister(metrics)
 	authz, authzErr := newExtAuthz(s.cfg.ExtAuthzPolicy, validator, s.log, reg)
@@ -177,7 +197,9 @@ func (s *Server) build(ctx context.Context, kek *keys.KEK) error {
 		PanicError: func(ctx context.Context) error {
 			return tokenapi.ToStatus(ctx, s.log, errors.New("panic"))
 		},
-		Metrics: metrics,
+		Metrics:         metrics,
+		AccessLog:       interceptor.AccessLog(s.cfg.AccessLog),
+		DefaultDeadline: s.cfg.DefaultRPCTimeout,
 	}
 	s.callerGuards(&chainOpts)
 	unary, stream := interceptor.Chain(chainOpts)
@@ -185,26 +207,23 @@ func (s *Server) build(ctx context.Context, kek *keys.KEK) error {
 	if err != nil {
 		return err
 	}
-	transport = append(transport, grpc.MaxRecvMsgSize(max(s.cfg.MaxTokenSize*2, 128<<10)))
-	// The largest request is a ValidateToken with a token of MaxTokenSize;
-	// leave room for the other fields and extra claims of IssueToken (the
-	// MaxRecvMsgSize option, last of transport). An ext_authz CheckRequest
-	// carries the proxied request's headers (Envoy's default limit: 60 KiB).
+	transport = append(transport, s.cfg.limitOptions()...) // message size, streams, keepalive
+	transport = append(transport, s.statsHandlers()...)    // tracing, when on
+	observe := tokenapi.Observer(s.ops.metrics, s.registry, chainOpts.AccessLog != interceptor.AccessLogOff)
 	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.ForceServerCodecV2(tokenapi.Codec()),
-		grpc.ChainUnaryInterceptor(append(unary, tokenapi.RejectInvalidUTF8)...),
-		grpc.ChainStreamInterceptor(stream...),
+		grpc.NumStreamWorkers(StreamWorkers()), // workers.go
+		grpc.ChainUnaryInterceptor(append(unary, observe, tokenapi.RejectInvalidUTF8)...),
+		grpc.ChainStreamInterceptor(append(stream, tokenapi.RejectInvalidUTF8Stream)...),
 	}, transport...)...)
-	tokendv1.RegisterTokenServiceServer(s.grpc, tokenapi.NewTokenServer(issuer, validator, s.registry, refresher, s.now, s.log))
+	tokendv1.RegisterTokenServiceServer(s.grpc, s.enableWatch(tokenapi.NewTokenServer(issuer, validator, s.registry, refresher, s.now, s.log), deny))
 	tokendv1.RegisterAppServiceServer(s.grpc, tokenapi.NewAppServer(apps, s.log))
 	tokendv1.RegisterCallerServiceServer(s.grpc, tokenapi.NewCallerServer(callers, s.log))
 	authv3.RegisterAuthorizationServer(s.grpc, authz)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
-	for _, svc := range []string{"", tokendv1.TokenService_ServiceDesc.ServiceName, tokendv1.AppService_ServiceDesc.ServiceName, tokendv1.CallerService_ServiceDesc.ServiceName, authv3.Authorization_ServiceDesc.ServiceName} {
-		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
-	}
 	reflection.Register(s.grpc)
+	s.startHealth() // every registered service SERVING while the store answers
 	metrics.InitializeMetrics(s.grpc)
 
 	if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCListen); err != nil {
@@ -274,6 +293,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.bg.Go(func() { s.sweeper.Run(s.bgCtx, s.now, refresh.DefaultSweepInterval) })
 	s.bg.Go(func() { s.reloadCallers(s.bgCtx) })
 	s.bg.Go(func() { s.keyMaint.Run(s.bgCtx, s.cfg.KeyCheckInterval, s.now) })
+	if s.repl != nil {
+		s.bg.Go(func() { s.repl.run(s.bgCtx) })
+	}
+	s.bg.Go(func() { s.runHealth(s.bgCtx) })
 	s.log.Info("tokend serving", slog.String("grpc", s.GRPCAddr()), slog.String("http", s.HTTPAddr()))
 	var serveErr error
 	select {
@@ -291,6 +314,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.health.Shutdown()
+		s.closeWatch() // GracefulStop would wait for the WatchKeys streams
 		if s.http != nil {
 			err = errors.Join(err, s.http.Shutdown(ctx))
 		}
@@ -308,7 +332,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.stopBg()
 		s.bg.Wait()
-		err = errors.Join(err, s.store.Close())
+		err = errors.Join(err, s.store.Close(), s.stopTracing())
 		s.log.Info("tokend stopped")
 	})
 	return err

@@ -1,6 +1,7 @@
 // Command tokend is the tokend token service and its admin CLI.
 //
 //	tokend serve                      run the service
+//	tokend config print               the effective configuration, secrets redacted
 //	tokend migrate                    apply the store's schema migrations
 //	tokend app create|list|get|update|rotate-key|keys|revoke-key|register-key
 //	tokend keys rewrap                offline: re-seal private keys with a new KEK
@@ -57,6 +58,7 @@ const usage = `tokend: a gRPC token service.
 
 Usage:
   tokend serve [flags]                 run the service (see "tokend serve -h")
+  tokend config print [serve flags]    the effective configuration as YAML, secrets redacted
   tokend app create --name NAME        create an app; writes its private key to a file
   tokend app list | get ID | keys ID
   tokend app update ID [--enable|--disable] [--description D] [--max-ttl D] [--default-ttl D]
@@ -90,6 +92,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "serve":
 		return serve(ctx, rest, stdout, stderr)
+	case "config":
+		return configCmd(rest, stdout, stderr)
 	case "keys":
 		return keysCmd(ctx, rest, stdout, stderr)
 	case "migrate":

@@ -3,14 +3,10 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strconv"
-
-	"github.com/tokend/tokend/server"
-	"github.com/tokend/tokend/server/limit"
 )
 
 // clientTLS holds the admin CLI's TLS flags.
@@ -74,54 +70,4 @@ func envBool(name string, def bool) bool {
 		}
 	}
 	return def
-}
-
-// rateFlag is a flag.Value of a limit.Rate.
-type rateFlag struct{ r *limit.Rate }
-
-func (f rateFlag) String() string {
-	if f.r == nil {
-		return ""
-	}
-	return f.r.String()
-}
-
-func (f rateFlag) Set(s string) error {
-	r, err := limit.ParseRate(s)
-	if err != nil {
-		return err
-	}
-	*f.r = r
-	return nil
-}
-
-// addTransportFlags adds the serve flags of TLS, mTLS, plain text, the
-// callers file and the rate limits. The environment is read first; flags
-// override it. Its error names a bad TOKEND_RATE_LIMIT_* value.
-func addTransportFlags(fs *flag.FlagSet, cfg *server.Config) error {
-	fs.StringVar(&cfg.TLSCert, "tls-cert", env("TLS_CERT", ""), "PEM server certificate; with --tls-key, gRPC and HTTP serve TLS (TOKEND_TLS_CERT)")
-	fs.StringVar(&cfg.TLSKey, "tls-key", env("TLS_KEY", ""), "PEM private key of --tls-cert (TOKEND_TLS_KEY)")
-	fs.StringVar(&cfg.ClientCA, "client-ca", env("CLIENT_CA", ""), "PEM CAs that sign client certificates: enables mTLS callers (TOKEND_CLIENT_CA)")
-	fs.BoolVar(&cfg.Insecure, "insecure", envBool("INSECURE", false), "allow plain text on a non-loopback address (TOKEND_INSECURE)")
-	fs.StringVar(&cfg.CallersFile, "callers-file", env("CALLERS_FILE", ""), "YAML or JSON file of static callers, synced into the store at start (TOKEND_CALLERS_FILE)")
-	fs.DurationVar(&cfg.CallerReloadInterval, "caller-reload-interval", envDuration("CALLER_RELOAD_INTERVAL", cfg.CallerReloadInterval), "how often callers are re-read for changes made by other replicas; 0 disables (TOKEND_CALLER_RELOAD_INTERVAL)")
-	var errs []error
-	for _, r := range []struct {
-		name string
-		rate *limit.Rate
-	}{
-		{"admin", &cfg.RateLimitAdmin},
-		{"issuer", &cfg.RateLimitIssuer},
-		{"validator", &cfg.RateLimitValidator},
-	} {
-		envName := "RATE_LIMIT_" + map[string]string{"admin": "ADMIN", "issuer": "ISSUER", "validator": "VALIDATOR"}[r.name]
-		if v, ok := os.LookupEnv("TOKEND_" + envName); ok {
-			if err := (rateFlag{r.rate}).Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("config: rate-limit-%s: TOKEND_%s: %w", r.name, envName, err))
-			}
-		}
-		fs.Var(rateFlag{r.rate}, "rate-limit-"+r.name,
-			fmt.Sprintf("per-caller rate of the %s methods: N/s|N/m|N/h[,burst=B] or unlimited (TOKEND_%s; default %s)", r.name, envName, r.rate))
-	}
-	return errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -39,6 +40,15 @@ type FileCaller struct {
 	MTLSIdentity string `yaml:"mtls_identity" json:"mtls_identity"`
 	// APIKeySHA256 is the hex SHA-256 of the caller's API key.
 	APIKeySHA256 string `yaml:"api_key_sha256" json:"api_key_sha256"`
+}
+
+// apiKeyLike finds API keys in a decoder's error, which quotes parts of the
+// document (an unknown field name, a value of the wrong type): a clear key
+// written by mistake must not reach the start-up error and the logs.
+var apiKeyLike = regexp.MustCompile(APIKeyPrefix + `[A-Za-z0-9_-]+`)
+
+func redactAPIKeys(err error) string {
+	return apiKeyLike.ReplaceAllString(err.Error(), APIKeyPrefix+"REDACTED")
 }
 
 // maxCallersFile bounds the size of a callers file.
@@ -74,13 +84,13 @@ func ParseCallersFile(b []byte) (CallersFile, error) {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&cf); err != nil {
-			return CallersFile{}, fmt.Errorf("JSON: %w", err)
+			return CallersFile{}, fmt.Errorf("JSON: %s", redactAPIKeys(err))
 		}
 	} else {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) {
-			return CallersFile{}, fmt.Errorf("YAML: %w", err)
+			return CallersFile{}, fmt.Errorf("YAML: %s", redactAPIKeys(err))
 		}
 	}
 	names := map[string]bool{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,8 @@ type Directory struct {
 	src  DirectorySource
 	now  func() time.Time
 	snap atomic.Pointer[directorySnap]
+
+	reloadMu sync.Mutex // one Reload at a time: the last one read last
 }
 
 type directorySnap struct {
@@ -50,6 +53,8 @@ func NewDirectory(src DirectorySource, now func() time.Time) *Directory {
 
 // Reload reads every caller and API key from the store.
 func (d *Directory) Reload(ctx context.Context) error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
 	callers, err := d.src.ListCallers(ctx)
 	if err != nil {
 		return fmt.Errorf("auth: load callers: %w", err)

@@ -46,7 +46,7 @@ type env struct {
 	clock *clock
 }
 
-func newEnv(t *testing.T) env {
+func newEnv(t testing.TB) env {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "tokend.db"))
 	if err != nil {

@@ -224,8 +224,10 @@ func headerValues(t *testing.T, hs []*corev3.HeaderValueOption) map[string]strin
 	t.Helper()
 	out := map[string]string{}
 	for _, h := range hs {
-		if h.GetAppendAction() != corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD || h.GetAppend() != nil {
-			t.Errorf("header %s: append_action %v append %v, want OVERWRITE_IF_EXISTS_OR_ADD", h.GetHeader().GetKey(), h.GetAppendAction(), h.GetAppend())
+		//lint:ignore SA1019 the deprecated append field must stay unset: append_action replaces it
+		appendSet := h.GetAppend() != nil
+		if h.GetAppendAction() != corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD || appendSet {
+			t.Errorf("header %s: append_action %v append set %v, want OVERWRITE_IF_EXISTS_OR_ADD", h.GetHeader().GetKey(), h.GetAppendAction(), appendSet)
 		}
 		if _, dup := out[h.GetHeader().GetKey()]; dup {
 			t.Errorf("header %s set twice", h.GetHeader().GetKey())

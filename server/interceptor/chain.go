@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	grpcauth "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
@@ -22,8 +22,14 @@ import (
 
 // Options configure the chain.
 type Options struct {
-	// Logger receives one access line per RPC and panic reports.
+	// Logger receives one access line per RPC and panic reports. The
+	// request id is added to its lines (LogHandler).
 	Logger *slog.Logger
+	// AccessLog says which calls get an access line ("" is AccessLogAll).
+	AccessLog AccessLog
+	// DefaultDeadline, when positive, is the deadline of a unary call
+	// whose caller set none.
+	DefaultDeadline time.Duration
 	// Auth authenticates a call; its error must already be a status error.
 	Auth grpcauth.AuthFunc
 	// Authorize, when set, checks after authentication that the caller may
@@ -62,6 +68,7 @@ var needsAuth = selector.MatchFunc(func(_ context.Context, m interceptors.CallMe
 const (
 	StageRecovery  = "recovery"
 	StageRequestID = "request-id"
+	StageDeadline  = "deadline"
 	StageLogging   = "logging"
 	StageMetrics   = "metrics"
 	StageAuth      = "auth"
@@ -84,15 +91,15 @@ func stages(o Options) []stage {
 		o.Logger.ErrorContext(ctx, "panic in handler", slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
 		return o.PanicError(ctx)
 	})
-	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		o.Logger.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
-	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
-
 	out := []stage{
 		{StageRecovery, recovery.UnaryServerInterceptor(rec), recovery.StreamServerInterceptor(rec)},
 		{StageRequestID, requestIDUnary, requestIDStream},
-		{StageLogging, logging.UnaryServerInterceptor(logger, logOpts...), logging.StreamServerInterceptor(logger, logOpts...)},
+	}
+	if o.DefaultDeadline > 0 {
+		out = append(out, stage{StageDeadline, deadlineUnary(o.DefaultDeadline), nil})
+	}
+	if s, ok := accessLogStage(slog.New(LogHandler(o.Logger.Handler())), o.AccessLog); ok {
+		out = append(out, s)
 	}
 	if o.Metrics != nil {
 		out = append(out, stage{StageMetrics, o.Metrics.UnaryServerInterceptor(), o.Metrics.StreamServerInterceptor()})
@@ -117,8 +124,8 @@ func stages(o Options) []stage {
 }
 
 // Chain returns the unary and stream interceptors, outermost first:
-// recovery, request id, logging, metrics, auth, audit, authorize, rate
-// limit (the optional ones only when configured).
+// recovery, request id, default deadline, logging, metrics, auth, audit,
+// authorize, rate limit (the optional ones only when configured).
 func Chain(o Options) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	var unary []grpc.UnaryServerInterceptor
 	var stream []grpc.StreamServerInterceptor
@@ -152,7 +159,8 @@ func authorizeStream(authorize func(context.Context, string) error) grpc.StreamS
 }
 
 // RequestIDHeader is the metadata key of the request id: taken from the
-// call when present (and sane), made up otherwise, and logged on every line.
+// call when present (and sane), made up otherwise, and logged on every line
+// of the call (see LogHandler).
 const RequestIDHeader = "x-request-id"
 
 func requestID(ctx context.Context) context.Context {
@@ -167,7 +175,7 @@ func requestID(ctx context.Context) context.Context {
 		_, _ = rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	}
-	return logging.InjectLogField(ctx, "request_id", id)
+	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
 func saneID(s string) bool {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
@@ -179,7 +180,7 @@ func TestStageOrder(t *testing.T) {
 	t.Parallel()
 	var names []string
 	for _, s := range stages(Options{
-		Logger: slog.Default(), Metrics: grpcprom.NewServerMetrics(),
+		Logger: slog.Default(), Metrics: grpcprom.NewServerMetrics(), DefaultDeadline: time.Second,
 		Auth: func(ctx context.Context) (context.Context, error) { return ctx, nil },
 		Audit: func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			return h(ctx, req)
@@ -189,7 +190,7 @@ func TestStageOrder(t *testing.T) {
 	}) {
 		names = append(names, s.name)
 	}
-	want := []string{StageRecovery, StageRequestID, StageLogging, StageMetrics, StageAuth, StageAudit, StageAuthorize, StageRateLimit}
+	want := []string{StageRecovery, StageRequestID, StageDeadline, StageLogging, StageMetrics, StageAuth, StageAudit, StageAuthorize, StageRateLimit}
 	if !slices.Equal(names, want) {
 		t.Errorf("stages %v, want %v", names, want)
 	}

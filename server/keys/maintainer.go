@@ -176,6 +176,7 @@ func (mt *Maintainer) maintainApp(ctx context.Context, app storage.App, ks []sto
 		mt.log.InfoContext(ctx, "app key rotated automatically", slog.String("app_id", app.ID),
 			slog.String("key_id", newKey.ID), slog.String("algorithm", newKey.Algorithm),
 			slog.Time("activates_at", newKey.ActivatesAt), slog.Duration("rotation_period", app.KeyRotationPeriod))
+		mt.manager.rotated(app.ID, true)
 	}
 	return settled, rotated, nil
 }

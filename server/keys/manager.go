@@ -38,6 +38,8 @@ type Manager struct {
 	// activationDelay is how long a rotated key is published before it
 	// signs, by default: the JWKS cache max-age.
 	activationDelay time.Duration
+	// onRotate is told of every rotation (nil: nobody).
+	onRotate RotationObserver
 
 	reloadMu sync.Mutex // one Reload at a time: the last one read last
 }
@@ -52,6 +54,23 @@ func WithLogger(log *slog.Logger) ManagerOption {
 		if log != nil {
 			m.log = log
 		}
+	}
+}
+
+// RotationObserver is told of each key rotation this process makes;
+// scheduled is true for an automatic rotation (the app's key rotation
+// period), false for RotateAppKey. The metrics count them.
+type RotationObserver func(appID string, scheduled bool)
+
+// WithRotationObserver sets the observer of key rotations.
+func WithRotationObserver(f RotationObserver) ManagerOption {
+	return func(m *Manager) { m.onRotate = f }
+}
+
+// rotated tells the observer of a rotation.
+func (m *Manager) rotated(appID string, scheduled bool) {
+	if m.onRotate != nil {
+		m.onRotate(appID, scheduled)
 	}
 }
 
@@ -184,6 +203,7 @@ func (m *Manager) Rotate(ctx context.Context, app storage.App, algName string, d
 	}
 	m.log.InfoContext(ctx, "app key rotated", slog.String("app_id", app.ID), slog.String("key_id", rotation.Key.ID),
 		slog.String("algorithm", string(alg)), slog.Time("activates_at", rotation.Key.ActivatesAt))
+	m.rotated(app.ID, false)
 	return rotation, m.Reload(ctx, app.ID)
 }
 
@@ -290,13 +310,18 @@ func (m *Manager) Register(ctx context.Context, appID string, alg jose.Signature
 }
 
 // Reload reads an app's keys from the store into the registry. Reloads are
-// serialised, so that the registry ends with the latest read.
+// serialised, so that the registry ends with the latest read. Keys the
+// registry holds already are left alone (no OnChange call: a replica
+// whose Sync applied its own change first does not publish it twice).
 func (m *Manager) Reload(ctx context.Context, appID string) error {
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
 	ks, err := m.store.ListKeys(ctx, appID)
 	if err != nil {
 		return fmt.Errorf("keys: reload app %q: %w", appID, err)
+	}
+	if !m.registry.keysDiffer(appID, ks) {
+		return nil
 	}
 	return m.registry.PutKeys(appID, ks)
 }

@@ -23,6 +23,8 @@ type Registry struct {
 
 	mu   sync.Mutex // serialises writers
 	snap atomic.Pointer[snapshot]
+
+	onChange atomic.Pointer[func(appIDs []string)] // see OnChange
 }
 
 var (
@@ -33,6 +35,7 @@ var (
 type snapshot struct {
 	apps  map[string]*appEntry
 	byKID map[string]*keyEntry
+	gen   uint64 // one more than the snapshot it replaced (Generation)
 }
 
 type appEntry struct {
@@ -102,7 +105,10 @@ func (r *Registry) Load(ctx context.Context, src Source) error {
 		}
 	}
 	r.mu.Lock()
+	old := r.snap.Load()
+	next.gen = old.gen + 1
 	r.snap.Store(next)
+	r.changed(loadedIDs(old, next)...)
 	r.mu.Unlock()
 	return nil
 }
@@ -171,6 +177,7 @@ func (r *Registry) PutApp(a storage.App) {
 	}
 	next.apps[a.ID] = e
 	r.snap.Store(next)
+	r.changed(a.ID)
 }
 
 // PutKeys replaces the keys of an app with ks (its current stored keys).
@@ -195,11 +202,12 @@ func (r *Registry) PutKeys(appID string, ks []storage.Key) error {
 	}
 	next.apps[appID] = e
 	r.snap.Store(next)
+	r.changed(appID)
 	return nil
 }
 
 func (s *snapshot) clone() *snapshot {
-	n := &snapshot{apps: make(map[string]*appEntry, len(s.apps)+1), byKID: make(map[string]*keyEntry, len(s.byKID)+1)}
+	n := &snapshot{apps: make(map[string]*appEntry, len(s.apps)+1), byKID: make(map[string]*keyEntry, len(s.byKID)+1), gen: s.gen + 1}
 	for k, v := range s.apps {
 		n.apps[k] = v
 	}
@@ -324,7 +332,10 @@ func (r *Registry) JWKS(appID string, now time.Time) ([]byte, bool) {
 // JWKSOf returns the JSON Web Key Set of the listed apps (unknown ids are
 // skipped), in the order given.
 func (r *Registry) JWKSOf(appIDs []string, now time.Time) []byte {
-	s := r.snap.Load()
+	return r.snap.Load().jwks(appIDs, now)
+}
+
+func (s *snapshot) jwks(appIDs []string, now time.Time) []byte {
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	for _, id := range appIDs {
 		e, ok := s.apps[id]
@@ -376,6 +387,7 @@ func (r *Registry) PutAppIfNewer(a storage.App) bool {
 	}
 	next.apps[a.ID] = e
 	r.snap.Store(next)
+	r.changed(a.ID)
 	return true
 }
 

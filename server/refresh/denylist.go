@@ -22,8 +22,10 @@ type Denylist struct {
 	n atomic.Int64
 
 	mu       sync.RWMutex
-	ids      map[entryKey]time.Time // app+jti -> expiry of the entry
+	ids      map[entryKey]subjectEntry // app+jti -> the entry's times
 	subjects map[entryKey]subjectEntry
+
+	onAdd atomic.Pointer[func([]storage.Revocation)] // see OnAdd
 }
 
 var _ token.Denylist = (*Denylist)(nil)
@@ -36,7 +38,7 @@ type subjectEntry struct {
 
 // NewDenylist returns an empty Denylist.
 func NewDenylist() *Denylist {
-	return &Denylist{ids: map[entryKey]time.Time{}, subjects: map[entryKey]subjectEntry{}}
+	return &Denylist{ids: map[entryKey]subjectEntry{}, subjects: map[entryKey]subjectEntry{}}
 }
 
 // RevocationLister is what Load reads.
@@ -52,7 +54,7 @@ func (d *Denylist) Load(ctx context.Context, src RevocationLister, now time.Time
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.ids, d.subjects = map[entryKey]time.Time{}, map[entryKey]subjectEntry{}
+	d.ids, d.subjects = map[entryKey]subjectEntry{}, map[entryKey]subjectEntry{}
 	d.addLocked(rs)
 	return nil
 }
@@ -64,8 +66,9 @@ func (d *Denylist) Add(rs ...storage.Revocation) {
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.addLocked(rs)
+	d.mu.Unlock()
+	d.added(rs)
 }
 
 func (d *Denylist) addLocked(rs []storage.Revocation) {
@@ -73,8 +76,8 @@ func (d *Denylist) addLocked(rs []storage.Revocation) {
 		k := entryKey{r.AppID, r.Value}
 		switch r.Kind {
 		case storage.RevokeTokenID:
-			if old, ok := d.ids[k]; !ok || r.ExpiresAt.After(old) {
-				d.ids[k] = r.ExpiresAt
+			if old, ok := d.ids[k]; !ok || r.ExpiresAt.After(old.expiresAt) {
+				d.ids[k] = subjectEntry{revokedAt: r.RevokedAt, expiresAt: r.ExpiresAt}
 			}
 		case storage.RevokeSubject:
 			if old, ok := d.subjects[k]; !ok || r.ExpiresAt.After(old.expiresAt) {
@@ -116,8 +119,8 @@ func (d *Denylist) Sweep(now time.Time) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := 0
-	for k, exp := range d.ids {
-		if exp.Before(now) {
+	for k, e := range d.ids {
+		if e.expiresAt.Before(now) {
 			delete(d.ids, k)
 			n++
 		}

@@ -38,8 +38,10 @@ func wellFormed(raw string) bool {
 	if len(raw) != tokenLen || !strings.HasPrefix(raw, Prefix) {
 		return false
 	}
-	_, err := base64.RawURLEncoding.Strict().DecodeString(raw[len(Prefix):])
-	return err == nil
+	// The decoder skips line breaks: a token of the right length with
+	// some decodes to fewer bytes.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(raw[len(Prefix):])
+	return err == nil && len(b) == secretBytes
 }
 
 // hashToken is the stored form of a refresh token: hex SHA-256. The token

@@ -41,6 +41,8 @@ func TestWellFormed(t *testing.T) {
 		// The last of 43 characters carries 4 bits and 2 zero bits; "B" sets one.
 		{"non-canonical last character", raw[:len(raw)-1] + "B", false},
 		{"an API key", "tkd_" + raw[len(Prefix):], false},
+		// Found by FuzzRefreshToken: base64 decoding skips line breaks.
+		{"line breaks in place of characters", raw[:10] + "\r\n" + raw[12:], false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := wellFormed(tc.raw); got != tc.want {

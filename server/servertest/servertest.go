@@ -39,6 +39,7 @@ type settings struct {
 	cfg       server.Config
 	sopts     []server.Option
 	clientTLS *tls.Config
+	logSink   io.Writer // nil: Harness.Logs
 }
 
 // WithDataDir runs the server on dir (to restart on the same data).
@@ -49,6 +50,19 @@ func WithDataDir(dir string) Option {
 // WithClock injects the server clock.
 func WithClock(now func() time.Time) Option {
 	return func(s *settings) { s.sopts = append(s.sopts, server.WithClock(now)) }
+}
+
+// WithServerOption passes options to server.New (server.WithoutWatchKeys,
+// ...).
+func WithServerOption(opts ...server.Option) Option {
+	return func(s *settings) { s.sopts = append(s.sopts, opts...) }
+}
+
+// WithDiscardLogs drops what the server logs instead of keeping it in
+// Harness.Logs (which then stays empty): for fuzzing and load tests, whose
+// millions of calls would fill memory with access log lines.
+func WithDiscardLogs() Option {
+	return func(s *settings) { s.logSink = io.Discard }
 }
 
 // WithConfig edits the config.
@@ -76,7 +90,11 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	}
 	cfg, sopts := st.cfg, st.sopts
 	logs := &SyncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var sink io.Writer = logs
+	if st.logSink != nil {
+		sink = st.logSink
+	}
+	log := slog.New(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(context.Background(), cfg, log, sopts...)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)

@@ -3,7 +3,9 @@
 // aggregate, and the sentinel errors every backend returns.
 //
 // Backends live in sub-packages (sqlite, postgres) and must pass the shared
-// conformance suite in storagetest. Read-modify-write operations are atomic
+// conformance suite in storagetest. A backend shared by several processes
+// may also implement ChangeFeed, which pushes every committed change to
+// each of them (PostgreSQL does, SQLite does not). Read-modify-write operations are atomic
 // inside the backend. This package imports neither gRPC nor gen/, nor any SQL
 // driver.
 package storage

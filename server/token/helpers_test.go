@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -13,6 +12,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -42,8 +43,10 @@ func (k *testKey) verifyKey() token.VerifyKey {
 	return token.VerifyKey{ID: k.ID, AppID: k.App, Algorithm: k.Alg, Public: k.Priv.Public(), VerifyUntil: k.VerifyUntil}
 }
 
-// material holds the key pairs, generated once per test binary (RSA key
-// generation is slow).
+// material holds the key pairs: fixed TEST-ONLY keys read from
+// testdata/keys.json, so that every process of a fuzzing run (the workers
+// run the setup again) trusts the same keys and the coordinator's seeds
+// mean the same everywhere. It is loaded once per test binary.
 type material struct {
 	es, es2, evil *ecdsa.PrivateKey
 	ed, edEvil    ed25519.PrivateKey
@@ -51,28 +54,28 @@ type material struct {
 }
 
 var keyMaterial = sync.OnceValue(func() *material {
-	must := func(err error) {
-		if err != nil {
-			panic(err)
-		}
+	b, err := os.ReadFile(filepath.Join("testdata", "keys.json"))
+	if err != nil {
+		panic(err)
 	}
-	var m material
-	var err error
-	m.es, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(err)
-	m.es2, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(err)
-	m.evil, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(err)
-	_, m.ed, err = ed25519.GenerateKey(rand.Reader)
-	must(err)
-	_, m.edEvil, err = ed25519.GenerateKey(rand.Reader)
-	must(err)
-	m.rs, err = rsa.GenerateKey(rand.Reader, 2048)
-	must(err)
-	m.ps, err = rsa.GenerateKey(rand.Reader, 2048)
-	must(err)
-	return &m
+	var file struct {
+		Keys map[string]jose.JSONWebKey `json:"keys"`
+	}
+	if err := json.Unmarshal(b, &file); err != nil {
+		panic(err)
+	}
+	key := func(name string) any {
+		k, ok := file.Keys[name]
+		if !ok || k.IsPublic() {
+			panic("testdata/keys.json: no private key " + name)
+		}
+		return k.Key
+	}
+	return &material{
+		es: key("es").(*ecdsa.PrivateKey), es2: key("es2").(*ecdsa.PrivateKey), evil: key("evil").(*ecdsa.PrivateKey),
+		ed: key("ed").(ed25519.PrivateKey), edEvil: key("edEvil").(ed25519.PrivateKey),
+		rs: key("rs").(*rsa.PrivateKey), ps: key("ps").(*rsa.PrivateKey),
+	}
 })
 
 // fixture is the world of the tests: apps, their keys, an in-memory

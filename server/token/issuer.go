@@ -1,6 +1,7 @@
 package token
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -45,9 +46,10 @@ type Issued struct {
 // Issuer signs access tokens by the token rules. It is safe for concurrent
 // use.
 type Issuer struct {
-	src SignerSource
-	iss string
-	now func() time.Time
+	src     SignerSource
+	iss     string
+	now     func() time.Time
+	maxSize int // 0: DefaultMaxTokenSize
 }
 
 // IssuerOption configures an Issuer.
@@ -58,6 +60,18 @@ func WithIssuerClock(now func() time.Time) IssuerOption {
 	return func(i *Issuer) {
 		if now != nil {
 			i.now = now
+		}
+	}
+}
+
+// WithIssuerMaxTokenSize sets the largest token Issue hands out, in bytes
+// (default DefaultMaxTokenSize): the validators' limit, so that tokend
+// never issues a token that it would refuse as TOKEN_TOO_LARGE. Zero or
+// less keeps the default.
+func WithIssuerMaxTokenSize(n int) IssuerOption {
+	return func(i *Issuer) {
+		if n > 0 {
+			i.maxSize = n
 		}
 	}
 }
@@ -124,6 +138,9 @@ func (i *Issuer) Issue(req IssueRequest) (Issued, error) {
 		if err != nil {
 			return Issued{}, fmt.Errorf("token: issue: %w: %v", ErrInvalidClaims, err)
 		}
+		if deeperThan(string(b), maxJSONDepth) { // validation would refuse the token
+			return Issued{}, fmt.Errorf("token: issue: %w: nested deeper than %d levels", ErrInvalidClaims, maxJSONDepth)
+		}
 		extra = b
 	}
 	var aud any
@@ -176,16 +193,12 @@ func (i *Issuer) Issue(req IssueRequest) (Issued, error) {
 		payload = append(payload, extra[1:]...)
 	}
 
-	jws, err := key.Signer.Sign(payload)
+	raw, err := signToken(key, payload)
 	if err != nil {
-		return Issued{}, fmt.Errorf("token: issue: sign with key %q: %w", key.ID, err)
+		return Issued{}, fmt.Errorf("token: issue for app %q: %w", req.AppID, err)
 	}
-	raw, err := jws.CompactSerialize()
-	if err != nil {
-		return Issued{}, fmt.Errorf("token: issue: serialize: %w", err)
-	}
-	if err := checkSignerHeader(raw, key); err != nil {
-		return Issued{}, fmt.Errorf("token: issue for app %q: %v: %w", req.AppID, err, ErrNoSigningKey)
+	if limit := cmp.Or(i.maxSize, DefaultMaxTokenSize); len(raw) > limit {
+		return Issued{}, fmt.Errorf("token: issue: %w: the token would be %d bytes, over the %d-byte limit of validation", ErrInvalidClaims, len(raw), limit)
 	}
 	return Issued{
 		Token:     raw,
@@ -195,6 +208,31 @@ func (i *Issuer) Issue(req IssueRequest) (Issued, error) {
 		NotBefore: time.Unix(nbf, 0).UTC(),
 		ExpiresAt: expiresAt,
 	}, nil
+}
+
+// signToken signs payload with key: directly when NewSigningKey prepared
+// it (its header was checked then), else through key.Signer, whose header
+// is checked on every token.
+func signToken(key SigningKey, payload []byte) (string, error) {
+	if d := key.direct; d != nil && d.alg == key.Algorithm {
+		raw, err := d.sign(payload)
+		if err != nil {
+			return "", fmt.Errorf("sign with key %q: %w", key.ID, err)
+		}
+		return raw, nil
+	}
+	jws, err := key.Signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("sign with key %q: %w", key.ID, err)
+	}
+	raw, err := jws.CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("serialize: %w", err)
+	}
+	if err := checkSignerHeader(raw, key); err != nil {
+		return "", fmt.Errorf("%v: %w", err, ErrNoSigningKey)
+	}
+	return raw, nil
 }
 
 // checkSignerHeader makes sure the signer wrote the header the token rules
@@ -272,5 +310,9 @@ func NewSigningKey(id string, alg jose.SignatureAlgorithm, private crypto.Signer
 	if err != nil {
 		return SigningKey{}, fmt.Errorf("token: new signing key %q: %v: %w", id, err, ErrInvalidKey)
 	}
-	return SigningKey{ID: id, Algorithm: alg, Signer: signer, VerifyUntil: verifyUntil}, nil
+	direct, err := newDirectSigner(id, alg, private)
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("token: new signing key %q: %v: %w", id, err, ErrInvalidKey)
+	}
+	return SigningKey{ID: id, Algorithm: alg, Signer: signer, VerifyUntil: verifyUntil, direct: direct}, nil
 }

@@ -79,6 +79,10 @@ func TestIssue(t *testing.T) {
 		{name: "reserved claim sub", req: token.IssueRequest{AppID: "app-es", Subject: "u", Extra: map[string]any{"sub": "admin"}}, want: token.ErrClaimReserved},
 		{name: "unencodable claim", req: token.IssueRequest{AppID: "app-es", Subject: "u", Extra: map[string]any{"c": make(chan int)}}, want: token.ErrInvalidClaims},
 		{name: "NaN claim", req: token.IssueRequest{AppID: "app-es", Subject: "u", Extra: map[string]any{"n": math.NaN()}}, want: token.ErrInvalidClaims},
+		{name: "claims 16 levels deep", req: token.IssueRequest{AppID: "app-es", Subject: "u", Extra: map[string]any{"d": nestedClaim(14)}}, wantTTL: token.DefaultTTL},
+		{name: "token just under the size limit", req: token.IssueRequest{AppID: "app-es", Subject: "u", Extra: map[string]any{"blob": strings.Repeat("x", 5000)}}, wantTTL: token.DefaultTTL},
+		{name: "token over the size limit", req: token.IssueRequest{AppID: "app-es", Subject: "u", Extra: map[string]any{"blob": strings.Repeat("x", 7000)}}, want: token.ErrInvalidClaims},
+		{name: "claims 17 levels deep", req: token.IssueRequest{AppID: "app-es", Subject: "u", Extra: map[string]any{"d": nestedClaim(15)}}, want: token.ErrInvalidClaims},
 		{name: "empty audience", req: token.IssueRequest{AppID: "app-es", Subject: "u", Audience: []string{"svc-a", ""}}, want: token.ErrInvalidAudience},
 		{name: "audience not UTF-8", req: token.IssueRequest{AppID: "app-es", Subject: "u", Audience: []string{"\xfe"}}, want: token.ErrInvalidAudience},
 		{name: "no signing key", src: noSigner, req: token.IssueRequest{AppID: "app-es", Subject: "u"}, want: token.ErrNoSigningKey},
@@ -315,3 +319,14 @@ func TestNewSigningKey(t *testing.T) {
 
 // opaque hides the concrete type of a key, like an HSM or KMS signer.
 type opaque struct{ crypto.Signer }
+
+// nestedClaim is a claim value of depth arrays nested in one another; in
+// a payload it nests depth + 2 levels deep (the payload object, then an
+// object around the innermost value).
+func nestedClaim(depth int) any {
+	var v any = map[string]any{"leaf": true}
+	for range depth {
+		v = []any{v}
+	}
+	return v
+}

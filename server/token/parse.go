@@ -128,7 +128,37 @@ func decodeJSONObject(seg, what string) (string, string) {
 	if i := skipSpace(s, 0); i >= len(s) || s[i] != '{' {
 		return "", what + " is not a JSON object"
 	}
+	if deeperThan(s, maxJSONDepth) {
+		return "", fmt.Sprintf("%s nests objects and arrays deeper than %d levels", what, maxJSONDepth)
+	}
 	return s, ""
+}
+
+// maxJSONDepth bounds the nesting of objects and arrays in a header or a
+// payload, the outer object included. The claims of a valid token reach
+// every caller of ValidateToken as a google.protobuf.Struct, and protobuf
+// runtimes refuse deeply nested messages (Python's at 100 message levels,
+// about 32 levels of JSON objects): a token signed with deeper claims
+// would be valid in Go and unreadable elsewhere.
+const maxJSONDepth = 16
+
+// deeperThan reports whether the valid JSON text s nests objects and
+// arrays deeper than limit.
+func deeperThan(s string, limit int) bool {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			i = skipString(s, i) - 1
+		case '{', '[':
+			if depth++; depth > limit {
+				return true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
 }
 
 // joseHeader is the part of a JOSE header that validation looks at.

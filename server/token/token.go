@@ -179,6 +179,10 @@ type SigningKey struct {
 	// VerifyUntil is when the key stops validating (zero: no end); a token
 	// signed with it may not expire after that.
 	VerifyUntil time.Time
+
+	// direct signs without go-jose's per-call JSON (jws.go); set by
+	// NewSigningKey for in-process keys, nil otherwise.
+	direct *directSigner
 }
 
 // SignerSource gives issuing the apps and their active signing keys.

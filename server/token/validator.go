@@ -30,6 +30,7 @@ type Validator struct {
 	leeway  time.Duration
 	maxSize int
 	deny    Denylist
+	cache   *cache // nil: no cache (WithCache, cache.go)
 }
 
 // ValidatorOption configures a Validator.
@@ -104,6 +105,11 @@ func (v *Validator) Validate(raw string, exp Expect) (Result, error) {
 	case !utf8.ValidString(raw):
 		return refuse(ReasonMalformed, "token is not UTF-8"), ErrTokenNotUTF8
 	}
+	if v.cache != nil {
+		if res, ok := v.recall(raw, exp); ok {
+			return res, nil
+		}
+	}
 	return v.validate(raw, exp), nil
 }
 
@@ -116,6 +122,10 @@ func (r Result) refused(reason Reason, detail string) Result {
 }
 
 func (v *Validator) validate(raw string, want Expect) Result {
+	var gen uint64
+	if v.cache != nil {
+		gen = v.generation() // before any lookup: a change after it only drops the verdict
+	}
 	hSeg, pSeg, _, detail := splitCompact(raw)
 	if detail != "" {
 		return refuse(ReasonMalformed, detail)
@@ -133,7 +143,7 @@ func (v *Validator) validate(raw string, want Expect) Result {
 	// says where to look.
 	aid := cs.aid
 	if aid != "" && want.AppID != "" && aid != want.AppID {
-		return refuse(ReasonAppMismatch, fmt.Sprintf("token is for app %q, not %q", clip(aid), want.AppID))
+		return refuse(ReasonAppMismatch, appMismatch(aid, want.AppID))
 	}
 	var app AppPolicy
 	if aid != "" {
@@ -199,15 +209,29 @@ func (v *Validator) validate(raw string, want Expect) Result {
 		return res.refused(ReasonUnknownKey, fmt.Sprintf("key %q does not belong to app %q", key.ID, clip(aid)))
 	}
 	if want.Audience != "" && !slices.Contains(cs.aud, want.Audience) {
-		return res.refused(ReasonAudienceMismatch, fmt.Sprintf("token is not for audience %q", want.Audience))
+		return res.refused(ReasonAudienceMismatch, audienceMismatch(want.Audience))
 	}
 	if !app.Enabled {
 		return res.refused(ReasonAppDisabled, fmt.Sprintf("app %q is disabled", clip(aid)))
 	}
 	if v.deny != nil && v.deny.Revoked(aid, cs.jti, cs.sub, cs.iat) {
-		return res.refused(ReasonRevoked, "token is revoked")
+		return res.refused(ReasonRevoked, revokedDetail)
+	}
+	if v.cache != nil {
+		v.remember(raw, res, key, app, &cs, gen, now)
 	}
 	return res
+}
+
+// Details shared with the cache, which must answer as validate does.
+const revokedDetail = "token is revoked"
+
+func appMismatch(aid, want string) string {
+	return fmt.Sprintf("token is for app %q, not %q", clip(aid), want)
+}
+
+func audienceMismatch(want string) string {
+	return fmt.Sprintf("token is not for audience %q", want)
 }
 
 // keyByID finds the key named by the header's kid and checks that it may
@@ -257,32 +281,6 @@ func (v *Validator) keyOfApp(raw string, hdr joseHeader, aid string, now time.Ti
 			fmt.Sprintf("app %q has no %s key", clip(aid), hdr.alg)), false
 	}
 	return VerifyKey{}, refuse(ReasonUnknownKey, fmt.Sprintf("app %q has no key that validates", clip(aid))), false
-}
-
-// algLists are the one-algorithm lists given to go-jose, so that it
-// accepts nothing but the key's algorithm.
-var algLists = map[jose.SignatureAlgorithm][]jose.SignatureAlgorithm{
-	jose.ES256: {jose.ES256},
-	jose.EdDSA: {jose.EdDSA},
-	jose.RS256: {jose.RS256},
-	jose.PS256: {jose.PS256},
-}
-
-// verify checks the signature of raw with k, by k's algorithm only. go-jose
-// reads the same segments that parseHeader and parseClaims read; since
-// splitCompact admits only canonical base64url, both see the same bytes,
-// so the claims judged are the claims signed.
-func verify(raw string, k VerifyKey) bool {
-	algs, ok := algLists[k.Algorithm]
-	if !ok {
-		return false
-	}
-	jws, err := jose.ParseSignedCompact(raw, algs)
-	if err != nil {
-		return false
-	}
-	_, err = jws.Verify(k.Public)
-	return err == nil
 }
 
 // validating reports whether k still validates at now.

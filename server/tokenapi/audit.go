@@ -7,7 +7,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -91,15 +90,8 @@ func auditAttrs(ctx context.Context, method string, req, resp any, err error, re
 			attrs = append(attrs, slog.String(k, v))
 		}
 	}
-	if f := logging.ExtractFields(ctx); f != nil {
-		for it := f.Iterator(); it.Next(); {
-			if k, v := it.At(); k == "request_id" {
-				if s, ok := v.(string); ok {
-					add("request_id", s)
-				}
-			}
-		}
-	}
+	// The request id is added by the server's log handler
+	// (interceptor.LogHandler), as on every line of the call.
 	c, _ := auth.CallerFrom(ctx)
 	add("caller", c.Name)
 	add("caller_id", c.ID)

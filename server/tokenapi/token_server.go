@@ -24,6 +24,7 @@ type TokenServer struct {
 	refresh   *refresh.Service
 	now       func() time.Time
 	log       *slog.Logger
+	watch     *watchSource // nil: WatchKeys is off (see WithWatch)
 }
 
 var _ tokendv1.TokenServiceServer = (*TokenServer)(nil)
@@ -124,7 +125,7 @@ func (s *TokenServer) GetJWKS(ctx context.Context, req *tokendv1.GetJWKSRequest)
 		if !ok {
 			return nil, ToStatus(ctx, s.log, errAppNotFound)
 		}
-		return &tokendv1.GetJWKSResponse{JwksJson: string(b)}, nil
+		return &tokendv1.GetJWKSResponse{JwksJson: string(b), Apps: s.watchedApps([]string{req.GetAppId()}, now)}, nil
 	}
 	ids := s.registry.AppIDs()
 	if c, _ := auth.CallerFrom(ctx); len(c.AppIDs) > 0 {
@@ -135,5 +136,14 @@ func (s *TokenServer) GetJWKS(ctx context.Context, req *tokendv1.GetJWKSRequest)
 			}
 		}
 	}
-	return &tokendv1.GetJWKSResponse{JwksJson: string(s.registry.JWKSOf(ids, now))}, nil
+	return &tokendv1.GetJWKSResponse{JwksJson: string(s.registry.JWKSOf(ids, now)), Apps: s.watchedApps(ids, now)}, nil
+}
+
+// watchedApps are the policies and key sets of the apps, for GetJWKS.
+func (s *TokenServer) watchedApps(ids []string, now time.Time) []*tokendv1.WatchedApp {
+	out := make([]*tokendv1.WatchedApp, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, watchedApp(s.registry, id, now))
+	}
+	return out
 }

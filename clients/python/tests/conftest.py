@@ -102,3 +102,38 @@ def app_id(client: TokendClient) -> str:
     assert created.app.app_id
     assert "-----BEGIN PRIVATE KEY-----" in created.private_key_pem
     return created.app.app_id
+
+
+ADVERSARIAL_DIR = Path(os.environ.get("TOKEND_ADVERSARIAL_DIR", REPO_ROOT / "testdata" / "adversarial"))
+
+
+@pytest.fixture(scope="session")
+def adversarial_server() -> Iterator[Tokend]:
+    """Runs the adversarial-corpus fixture server: the real server package on a
+    data dir seeded with testdata/adversarial/fixture.json, its clock at the
+    fixture's "now" (bin/adversarial-server, built by `make test-python`)."""
+    path = Path(os.environ.get("ADVERSARIAL_SERVER_BIN", REPO_ROOT / "bin" / "adversarial-server"))
+    if not path.exists():
+        pytest.fail(f"adversarial-server not found at {path}: run 'make adversarial-server' (or set ADVERSARIAL_SERVER_BIN)")
+    admin_key = "tkd_" + secrets.token_hex(24)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKEND_")}
+    env["TOKEND_ADMIN_KEY"] = admin_key
+    with tempfile.TemporaryDirectory(prefix="tokend-py-adv-") as data_dir:
+        proc = subprocess.Popen(
+            [str(path), "--corpus", str(ADVERSARIAL_DIR), "--data-dir", data_dir],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            addrs = _wait_serving(proc)
+            yield Tokend(grpc_addr=addrs["grpc"], http_addr=addrs["http"], admin_key=admin_key)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

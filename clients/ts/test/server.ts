@@ -67,6 +67,45 @@ export async function startTokend(): Promise<Tokend> {
   }
 }
 
+/**
+ * startAdversarialServer runs the adversarial-corpus fixture server
+ * (server/servertest/adversarial/cmd/adversarial-server: the real server
+ * package on a data dir seeded with testdata/adversarial/fixture.json, its
+ * clock at the fixture's "now"): $ADVERSARIAL_SERVER_BIN, or
+ * bin/adversarial-server at the repository root ("make test-ts" builds it).
+ */
+export async function startAdversarialServer(corpusDir: string): Promise<Tokend> {
+  const bin = process.env.ADVERSARIAL_SERVER_BIN ?? resolve(process.cwd(), "../../bin/adversarial-server");
+  if (!existsSync(bin)) {
+    throw new Error(`adversarial-server not found at ${bin}: run "make adversarial-server" (or set ADVERSARIAL_SERVER_BIN)`);
+  }
+  const dataDir = await mkdtemp(join(tmpdir(), "tokend-ts-adv-"));
+  const adminKey = `tkd_${randomBytes(24).toString("hex")}`;
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith("TOKEND_")) env[k] = v;
+  }
+  env.TOKEND_ADMIN_KEY = adminKey;
+  const child = spawn(bin, ["--corpus", corpusDir, "--data-dir", dataDir], { env, stdio: ["ignore", "ignore", "pipe"] });
+  const stderr: string[] = [];
+  try {
+    const { grpc, http } = await waitServing(child, stderr);
+    return {
+      grpcAddr: grpc,
+      httpAddr: http,
+      adminKey,
+      stop: async () => {
+        await stopChild(child);
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await stopChild(child);
+    await rm(dataDir, { recursive: true, force: true });
+    throw new Error(`adversarial-server did not start: ${String(err)}\n${stderr.join("\n")}`);
+  }
+}
+
 function waitServing(child: ChildProcess, stderr: string[]): Promise<{ grpc: string; http: string }> {
   return new Promise((resolveAddrs, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "tokend serving" line within ${startTimeoutMs} ms`)), startTimeoutMs);

@@ -971,7 +971,12 @@ type GetJWKSResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The JWK Set (RFC 7517) as JSON: {"keys":[...]} with the public keys that
 	// currently validate tokens (next, active and verify-only keys).
-	JwksJson      string `protobuf:"bytes,1,opt,name=jwks_json,json=jwksJson,proto3" json:"jwks_json,omitempty"`
+	JwksJson string `protobuf:"bytes,1,opt,name=jwks_json,json=jwksJson,proto3" json:"jwks_json,omitempty"`
+	// The covered apps (the one asked for, or every app in the caller's scope),
+	// each with its validation policy and its own JWK Set, as WatchKeys sends
+	// them, so that a validator polling GetJWKS also knows which key belongs to
+	// which app, whether the app is enabled and its longest token lifetime.
+	Apps          []*WatchedApp `protobuf:"bytes,2,rep,name=apps,proto3" json:"apps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1011,6 +1016,13 @@ func (x *GetJWKSResponse) GetJwksJson() string {
 		return x.JwksJson
 	}
 	return ""
+}
+
+func (x *GetJWKSResponse) GetApps() []*WatchedApp {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
 }
 
 // WatchKeysRequest opens a key watch.
@@ -1158,9 +1170,14 @@ type WatchedApp struct {
 	// The JWK Set of the keys that validate the app's tokens now.
 	JwksJson string `protobuf:"bytes,4,opt,name=jwks_json,json=jwksJson,proto3" json:"jwks_json,omitempty"`
 	// True when the app was deleted: forget it.
-	Deleted       bool `protobuf:"varint,5,opt,name=deleted,proto3" json:"deleted,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Deleted bool `protobuf:"varint,5,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// When each key of jwks_json (by "kid") stops validating; a key absent
+	// from this map validates until a later message removes it. A validator
+	// refuses a token of a key past this time, as the server does, without
+	// waiting for the message that removes the key.
+	KeyVerifyUntil map[string]*timestamppb.Timestamp `protobuf:"bytes,6,rep,name=key_verify_until,json=keyVerifyUntil,proto3" json:"key_verify_until,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WatchedApp) Reset() {
@@ -1226,6 +1243,13 @@ func (x *WatchedApp) GetDeleted() bool {
 		return x.Deleted
 	}
 	return false
+}
+
+func (x *WatchedApp) GetKeyVerifyUntil() map[string]*timestamppb.Timestamp {
+	if x != nil {
+		return x.KeyVerifyUntil
+	}
+	return nil
 }
 
 // Revocation is one entry of the access token denylist.
@@ -1409,9 +1433,10 @@ const file_tokend_v1_token_proto_rawDesc = "" +
 	"\x13RevokeTokenResponse\x124\n" +
 	"\x16revoked_refresh_tokens\x18\x01 \x01(\x03R\x14revokedRefreshTokens\"'\n" +
 	"\x0eGetJWKSRequest\x12\x15\n" +
-	"\x06app_id\x18\x01 \x01(\tR\x05appId\".\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\"Y\n" +
 	"\x0fGetJWKSResponse\x12\x1b\n" +
-	"\tjwks_json\x18\x01 \x01(\tR\bjwksJson\"P\n" +
+	"\tjwks_json\x18\x01 \x01(\tR\bjwksJson\x12)\n" +
+	"\x04apps\x18\x02 \x03(\v2\x15.tokend.v1.WatchedAppR\x04apps\"P\n" +
 	"\x10WatchKeysRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12%\n" +
 	"\x0eresume_version\x18\x02 \x01(\x03R\rresumeVersion\"\xb6\x01\n" +
@@ -1419,14 +1444,18 @@ const file_tokend_v1_token_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x12#\n" +
 	"\rfull_snapshot\x18\x02 \x01(\bR\ffullSnapshot\x12)\n" +
 	"\x04apps\x18\x03 \x03(\v2\x15.tokend.v1.WatchedAppR\x04apps\x127\n" +
-	"\vrevocations\x18\x04 \x03(\v2\x15.tokend.v1.RevocationR\vrevocations\"\xb3\x01\n" +
+	"\vrevocations\x18\x04 \x03(\v2\x15.tokend.v1.RevocationR\vrevocations\"\xe7\x02\n" +
 	"\n" +
 	"WatchedApp\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12=\n" +
 	"\rmax_token_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\vmaxTokenTtl\x12\x1b\n" +
 	"\tjwks_json\x18\x04 \x01(\tR\bjwksJson\x12\x18\n" +
-	"\adeleted\x18\x05 \x01(\bR\adeleted\"\xdc\x01\n" +
+	"\adeleted\x18\x05 \x01(\bR\adeleted\x12S\n" +
+	"\x10key_verify_until\x18\x06 \x03(\v2).tokend.v1.WatchedApp.KeyVerifyUntilEntryR\x0ekeyVerifyUntil\x1a]\n" +
+	"\x13KeyVerifyUntilEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05value:\x028\x01\"\xdc\x01\n" +
 	"\n" +
 	"Revocation\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x1b\n" +
@@ -1475,7 +1504,7 @@ func file_tokend_v1_token_proto_rawDescGZIP() []byte {
 }
 
 var file_tokend_v1_token_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tokend_v1_token_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_tokend_v1_token_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_tokend_v1_token_proto_goTypes = []any{
 	(InvalidReason)(0),            // 0: tokend.v1.InvalidReason
 	(*IssueTokenRequest)(nil),     // 1: tokend.v1.IssueTokenRequest
@@ -1493,48 +1522,52 @@ var file_tokend_v1_token_proto_goTypes = []any{
 	(*WatchKeysResponse)(nil),     // 13: tokend.v1.WatchKeysResponse
 	(*WatchedApp)(nil),            // 14: tokend.v1.WatchedApp
 	(*Revocation)(nil),            // 15: tokend.v1.Revocation
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
-	(*structpb.Struct)(nil),       // 17: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	nil,                           // 16: tokend.v1.WatchedApp.KeyVerifyUntilEntry
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*structpb.Struct)(nil),       // 18: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
 }
 var file_tokend_v1_token_proto_depIdxs = []int32{
-	16, // 0: tokend.v1.IssueTokenRequest.ttl:type_name -> google.protobuf.Duration
-	16, // 1: tokend.v1.IssueTokenRequest.not_before_delay:type_name -> google.protobuf.Duration
-	17, // 2: tokend.v1.IssueTokenRequest.claims:type_name -> google.protobuf.Struct
-	18, // 3: tokend.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	18, // 4: tokend.v1.IssueTokenResponse.refresh_token_expires_at:type_name -> google.protobuf.Timestamp
-	16, // 5: tokend.v1.RefreshTokenRequest.ttl:type_name -> google.protobuf.Duration
-	18, // 6: tokend.v1.RefreshTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	18, // 7: tokend.v1.RefreshTokenResponse.refresh_token_expires_at:type_name -> google.protobuf.Timestamp
+	17, // 0: tokend.v1.IssueTokenRequest.ttl:type_name -> google.protobuf.Duration
+	17, // 1: tokend.v1.IssueTokenRequest.not_before_delay:type_name -> google.protobuf.Duration
+	18, // 2: tokend.v1.IssueTokenRequest.claims:type_name -> google.protobuf.Struct
+	19, // 3: tokend.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	19, // 4: tokend.v1.IssueTokenResponse.refresh_token_expires_at:type_name -> google.protobuf.Timestamp
+	17, // 5: tokend.v1.RefreshTokenRequest.ttl:type_name -> google.protobuf.Duration
+	19, // 6: tokend.v1.RefreshTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	19, // 7: tokend.v1.RefreshTokenResponse.refresh_token_expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 8: tokend.v1.ValidateTokenResponse.reason:type_name -> tokend.v1.InvalidReason
 	7,  // 9: tokend.v1.ValidateTokenResponse.claims:type_name -> tokend.v1.Claims
-	18, // 10: tokend.v1.ValidateTokenResponse.server_time:type_name -> google.protobuf.Timestamp
-	18, // 11: tokend.v1.Claims.issued_at:type_name -> google.protobuf.Timestamp
-	18, // 12: tokend.v1.Claims.not_before:type_name -> google.protobuf.Timestamp
-	18, // 13: tokend.v1.Claims.expires_at:type_name -> google.protobuf.Timestamp
-	17, // 14: tokend.v1.Claims.extra:type_name -> google.protobuf.Struct
-	14, // 15: tokend.v1.WatchKeysResponse.apps:type_name -> tokend.v1.WatchedApp
-	15, // 16: tokend.v1.WatchKeysResponse.revocations:type_name -> tokend.v1.Revocation
-	16, // 17: tokend.v1.WatchedApp.max_token_ttl:type_name -> google.protobuf.Duration
-	18, // 18: tokend.v1.Revocation.revoked_at:type_name -> google.protobuf.Timestamp
-	18, // 19: tokend.v1.Revocation.expires_at:type_name -> google.protobuf.Timestamp
-	1,  // 20: tokend.v1.TokenService.IssueToken:input_type -> tokend.v1.IssueTokenRequest
-	3,  // 21: tokend.v1.TokenService.RefreshToken:input_type -> tokend.v1.RefreshTokenRequest
-	5,  // 22: tokend.v1.TokenService.ValidateToken:input_type -> tokend.v1.ValidateTokenRequest
-	8,  // 23: tokend.v1.TokenService.RevokeToken:input_type -> tokend.v1.RevokeTokenRequest
-	10, // 24: tokend.v1.TokenService.GetJWKS:input_type -> tokend.v1.GetJWKSRequest
-	12, // 25: tokend.v1.TokenService.WatchKeys:input_type -> tokend.v1.WatchKeysRequest
-	2,  // 26: tokend.v1.TokenService.IssueToken:output_type -> tokend.v1.IssueTokenResponse
-	4,  // 27: tokend.v1.TokenService.RefreshToken:output_type -> tokend.v1.RefreshTokenResponse
-	6,  // 28: tokend.v1.TokenService.ValidateToken:output_type -> tokend.v1.ValidateTokenResponse
-	9,  // 29: tokend.v1.TokenService.RevokeToken:output_type -> tokend.v1.RevokeTokenResponse
-	11, // 30: tokend.v1.TokenService.GetJWKS:output_type -> tokend.v1.GetJWKSResponse
-	13, // 31: tokend.v1.TokenService.WatchKeys:output_type -> tokend.v1.WatchKeysResponse
-	26, // [26:32] is the sub-list for method output_type
-	20, // [20:26] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	19, // 10: tokend.v1.ValidateTokenResponse.server_time:type_name -> google.protobuf.Timestamp
+	19, // 11: tokend.v1.Claims.issued_at:type_name -> google.protobuf.Timestamp
+	19, // 12: tokend.v1.Claims.not_before:type_name -> google.protobuf.Timestamp
+	19, // 13: tokend.v1.Claims.expires_at:type_name -> google.protobuf.Timestamp
+	18, // 14: tokend.v1.Claims.extra:type_name -> google.protobuf.Struct
+	14, // 15: tokend.v1.GetJWKSResponse.apps:type_name -> tokend.v1.WatchedApp
+	14, // 16: tokend.v1.WatchKeysResponse.apps:type_name -> tokend.v1.WatchedApp
+	15, // 17: tokend.v1.WatchKeysResponse.revocations:type_name -> tokend.v1.Revocation
+	17, // 18: tokend.v1.WatchedApp.max_token_ttl:type_name -> google.protobuf.Duration
+	16, // 19: tokend.v1.WatchedApp.key_verify_until:type_name -> tokend.v1.WatchedApp.KeyVerifyUntilEntry
+	19, // 20: tokend.v1.Revocation.revoked_at:type_name -> google.protobuf.Timestamp
+	19, // 21: tokend.v1.Revocation.expires_at:type_name -> google.protobuf.Timestamp
+	19, // 22: tokend.v1.WatchedApp.KeyVerifyUntilEntry.value:type_name -> google.protobuf.Timestamp
+	1,  // 23: tokend.v1.TokenService.IssueToken:input_type -> tokend.v1.IssueTokenRequest
+	3,  // 24: tokend.v1.TokenService.RefreshToken:input_type -> tokend.v1.RefreshTokenRequest
+	5,  // 25: tokend.v1.TokenService.ValidateToken:input_type -> tokend.v1.ValidateTokenRequest
+	8,  // 26: tokend.v1.TokenService.RevokeToken:input_type -> tokend.v1.RevokeTokenRequest
+	10, // 27: tokend.v1.TokenService.GetJWKS:input_type -> tokend.v1.GetJWKSRequest
+	12, // 28: tokend.v1.TokenService.WatchKeys:input_type -> tokend.v1.WatchKeysRequest
+	2,  // 29: tokend.v1.TokenService.IssueToken:output_type -> tokend.v1.IssueTokenResponse
+	4,  // 30: tokend.v1.TokenService.RefreshToken:output_type -> tokend.v1.RefreshTokenResponse
+	6,  // 31: tokend.v1.TokenService.ValidateToken:output_type -> tokend.v1.ValidateTokenResponse
+	9,  // 32: tokend.v1.TokenService.RevokeToken:output_type -> tokend.v1.RevokeTokenResponse
+	11, // 33: tokend.v1.TokenService.GetJWKS:output_type -> tokend.v1.GetJWKSResponse
+	13, // 34: tokend.v1.TokenService.WatchKeys:output_type -> tokend.v1.WatchKeysResponse
+	29, // [29:35] is the sub-list for method output_type
+	23, // [23:29] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_tokend_v1_token_proto_init() }
@@ -1557,7 +1590,7 @@ func file_tokend_v1_token_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tokend_v1_token_proto_rawDesc), len(file_tokend_v1_token_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -62,7 +62,9 @@ type TokenServiceClient interface {
 	// of an app (or of every app in the caller's scope), then every change as
 	// it happens. A client that reconnects passes the last version it holds;
 	// when the server cannot resume from it, it sends a full snapshot again.
-	// Requires the "validator" role.
+	// The server ends a stream with OK when it stops and after a while (10
+	// minutes by default), so that clients reconnect and authenticate again:
+	// reconnect then with the last version held. Requires the "validator" role.
 	WatchKeys(ctx context.Context, in *WatchKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchKeysResponse], error)
 }
 
@@ -178,7 +180,9 @@ type TokenServiceServer interface {
 	// of an app (or of every app in the caller's scope), then every change as
 	// it happens. A client that reconnects passes the last version it holds;
 	// when the server cannot resume from it, it sends a full snapshot again.
-	// Requires the "validator" role.
+	// The server ends a stream with OK when it stops and after a while (10
+	// minutes by default), so that clients reconnect and authenticate again:
+	// reconnect then with the last version held. Requires the "validator" role.
 	WatchKeys(*WatchKeysRequest, grpc.ServerStreamingServer[WatchKeysResponse]) error
 	mustEmbedUnimplementedTokenServiceServer()
 }

@@ -31,6 +31,14 @@
 // text[]; identifiers and names use the "C" collation so that ordering is
 // bytewise, as in SQLite and Go.
 //
+// It also pushes changes to every replica (storage.ChangeFeed, feed.go):
+// triggers (migration 0002) send NOTIFY tokend_changes with a small JSON
+// payload when apps, keys, callers, API keys or revocations change, and
+// Changes LISTENs on a connection of its own, outside the pool,
+// reconnecting with backoff and asking for a full resync after each
+// (re)connection, since notifications sent while nobody listened are
+// lost.
+//
 // It imports only the standard library, package storage and pgx: never
 // gRPC, gen/, or tokend's domain packages.
 package postgres

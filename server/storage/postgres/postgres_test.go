@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"slices"
 	"strings"
@@ -125,29 +124,35 @@ func TestConcurrentOpen(t *testing.T) {
 }
 
 // TestMigrateAppliesMissing runs migrate with a set that has one migration
-// more than the database: only the new one must run (the first would fail
+// more than the database: only the new one must run (the others would fail
 // if run again), and a binary that knows fewer migrations is refused.
 func TestMigrateAppliesMissing(t *testing.T) {
 	ctx := t.Context()
 	s := open(t, pgtest.DSN(t))
-	first, err := fs.ReadFile(schema(), "0001_init.sql")
+	embedded, err := readMigrations(schema())
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := fstest.MapFS{
-		"0001_init.sql":  {Data: first},
-		"0002_extra.sql": {Data: []byte(`CREATE TABLE extra (x integer NOT NULL); CREATE INDEX extra_x ON extra (x);`)},
+	n := len(embedded)
+	next := fstest.MapFS{}
+	var want []int
+	for _, m := range embedded {
+		next[m.name+".sql"] = &fstest.MapFile{Data: []byte(m.sql)}
+		want = append(want, m.version)
 	}
+	extra := fmt.Sprintf("%04d_extra.sql", n+1)
+	next[extra] = &fstest.MapFile{Data: []byte(`CREATE TABLE extra (x integer NOT NULL); CREATE INDEX extra_x ON extra (x);`)}
+	want = append(want, n+1)
 	for range 2 {
 		if err := migrate(ctx, s.pool, next); err != nil {
 			t.Fatalf("migrate: %v", err)
 		}
 	}
-	if vs := appliedVersions(t, s); fmt.Sprint(vs) != "[1 2]" {
-		t.Errorf("applied versions = %v, want [1 2]", vs)
+	if vs := appliedVersions(t, s); !slices.Equal(vs, want) {
+		t.Errorf("applied versions = %v, want %v", vs, want)
 	}
 	if _, err := s.pool.Exec(ctx, `SELECT x FROM extra`); err != nil {
-		t.Errorf("table of migration 2: %v", err)
+		t.Errorf("table of migration %d: %v", n+1, err)
 	}
 	if err := migrate(ctx, s.pool, schema()); err == nil {
 		t.Error("migrate with an older set of migrations succeeded")
@@ -155,16 +160,16 @@ func TestMigrateAppliesMissing(t *testing.T) {
 
 	// A failing migration leaves nothing behind: neither its changes nor
 	// its version.
-	bad := fstest.MapFS{
-		"0001_init.sql":  {Data: first},
-		"0002_extra.sql": next["0002_extra.sql"],
-		"0003_bad.sql":   {Data: []byte(`CREATE TABLE half (x integer); SELECT no_such_column FROM extra;`)},
+	bad := fstest.MapFS{}
+	for name, f := range next {
+		bad[name] = f
 	}
+	bad[fmt.Sprintf("%04d_bad.sql", n+2)] = &fstest.MapFile{Data: []byte(`CREATE TABLE half (x integer); SELECT no_such_column FROM extra;`)}
 	if err := migrate(ctx, s.pool, bad); err == nil {
 		t.Fatal("migrate with a failing migration succeeded")
 	}
-	if vs := appliedVersions(t, s); fmt.Sprint(vs) != "[1 2]" {
-		t.Errorf("applied versions after a failed migration = %v, want [1 2]", vs)
+	if vs := appliedVersions(t, s); !slices.Equal(vs, want) {
+		t.Errorf("applied versions after a failed migration = %v, want %v", vs, want)
 	}
 	if _, err := s.pool.Exec(ctx, `SELECT x FROM half`); err == nil {
 		t.Error("the table of the failed migration exists")

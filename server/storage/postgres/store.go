@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,11 @@ var _ storage.Store = (*Store)(nil)
 type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
+
+	// The change feeds (feed.go): Close stops them and waits for them.
+	feedMu sync.Mutex // guards feeds.Add against Close
+	feeds  sync.WaitGroup
+	done   chan struct{} // closed by Close
 }
 
 // IsDSN reports whether s names a PostgreSQL store: a postgres:// or
@@ -66,7 +72,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, done: make(chan struct{})}
 	if err := migrate(ctx, pool, schema()); err != nil {
 		pool.Close()
 		return nil, s.wrap(err, "open: migrate")
@@ -85,12 +91,17 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool, waiting for connections in use to be returned.
-// Calls after the first do nothing.
+// Close stops the change feeds, then closes the pool, waiting for
+// connections in use to be returned. Calls after the first do nothing.
 func (s *Store) Close() error {
+	s.feedMu.Lock()
 	if s.closed.Swap(true) {
+		s.feedMu.Unlock()
 		return nil
 	}
+	close(s.done)
+	s.feedMu.Unlock()
+	s.feeds.Wait()
 	s.pool.Close()
 	return nil
 }
@@ -104,7 +115,7 @@ const maxAttempts = 3
 // serialization conflict runs again, up to maxAttempts times.
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, s.pool, fn)
+		err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
 		if attempt >= maxAttempts || !retryable(err) {
 			return err
 		}
@@ -146,9 +157,14 @@ func hasCode(err error, code string) bool {
 // unavailable reports whether err means that the server cannot be reached
 // or cannot serve now, rather than that the request was wrong: a failed or
 // broken connection, an administrator or crash shutdown, a server starting
-// up or out of connections. A canceled or expired context is the caller's,
-// not the server's, and is left alone.
+// up or out of connections. A failed connection attempt counts even when
+// it timed out (connect_timeout); otherwise a canceled or expired context
+// is the caller's, not the server's, and is left alone.
 func unavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
@@ -164,9 +180,8 @@ func unavailable(err error) bool {
 		}
 		return false
 	}
-	var ce *pgconn.ConnectError
 	var ne net.Error
-	return errors.As(err, &ce) || errors.As(err, &ne) ||
+	return errors.As(err, &ne) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err)
 }

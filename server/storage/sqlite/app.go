@@ -21,7 +21,7 @@ func scanApp(sc scanner) (storage.App, error) {
 
 // CreateApp stores a new app and its first keys in one transaction.
 func (s *Store) CreateApp(ctx context.Context, app storage.App, keys []storage.Key) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			app.ID, app.Name, app.Description, app.Region, app.Enabled, app.MaxTokenTTL, app.DefaultTokenTTL,
 			app.RefreshIdleTTL, app.RefreshFamilyTTL, app.KeyRotationPeriod, nanos(app.CreatedAt), nanos(app.UpdatedAt)); err != nil {
@@ -74,7 +74,7 @@ func (s *Store) ListApps(ctx context.Context, afterID string, limit int) ([]stor
 func (s *Store) UpdateApp(ctx context.Context, id string, fn func(storage.App) (storage.App, error)) (storage.App, error) {
 	var out storage.App
 	var fnErr error
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		old, err := getApp(ctx, tx, id)
 		if err != nil {
 			return err
@@ -113,7 +113,7 @@ func scanKey(sc scanner) (storage.Key, error) {
 // insertKey stores k as a key of appID; with upsert, a key of appID with
 // the same ID is replaced. A key ID already used by another app is
 // ErrAlreadyExists either way.
-func insertKey(ctx context.Context, tx *sql.Tx, appID string, k storage.Key, upsert bool) error {
+func insertKey(ctx context.Context, tx *wtx, appID string, k storage.Key, upsert bool) error {
 	if k.AppID == "" {
 		k.AppID = appID
 	}
@@ -171,7 +171,7 @@ func (s *Store) ListAllKeys(ctx context.Context) ([]storage.Key, error) {
 // it returns.
 func (s *Store) UpdateKeys(ctx context.Context, appID string, fn func([]storage.Key) ([]storage.Key, error)) error {
 	var fnErr error
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		if _, err := getApp(ctx, tx, appID); err != nil {
 			return err
 		}

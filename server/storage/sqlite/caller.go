@@ -28,7 +28,7 @@ func scanAPIKey(sc scanner) (storage.APIKey, error) {
 
 // CreateCaller stores a new caller and, when key.Hash is set, its API key.
 func (s *Store) CreateCaller(ctx context.Context, c storage.Caller, key storage.APIKey) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO callers (`+callerColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Name, jsonList(c.Roles), jsonList(c.AppIDs), c.MTLSIdentity, nanos(c.CreatedAt)); err != nil {
 			return err
@@ -47,7 +47,7 @@ func (s *Store) CreateCaller(ctx context.Context, c storage.Caller, key storage.
 // PutCaller creates or replaces the caller c.ID and, when key.Hash is set,
 // replaces its API keys with key.
 func (s *Store) PutCaller(ctx context.Context, c storage.Caller, key storage.APIKey) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		// An upsert, not INSERT OR REPLACE: deleting the row would cascade to
 		// the caller's API keys.
 		if _, err := tx.ExecContext(ctx, `INSERT INTO callers (`+callerColumns+`) VALUES (?, ?, ?, ?, ?, ?)
@@ -71,7 +71,7 @@ func (s *Store) PutCaller(ctx context.Context, c storage.Caller, key storage.API
 }
 
 // insertAPIKey stores key as a key of callerID.
-func insertAPIKey(ctx context.Context, tx *sql.Tx, callerID string, key storage.APIKey) error {
+func insertAPIKey(ctx context.Context, tx *wtx, callerID string, key storage.APIKey) error {
 	if key.CallerID == "" {
 		key.CallerID = callerID
 	}
@@ -106,7 +106,7 @@ func (s *Store) ListCallers(ctx context.Context) ([]storage.Caller, error) {
 
 // DeleteCaller deletes a caller; its API keys go with it (ON DELETE CASCADE).
 func (s *Store) DeleteCaller(ctx context.Context, id string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM callers WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -127,7 +127,7 @@ func (s *Store) DeleteCaller(ctx context.Context, id string) error {
 // AddAPIKey adds key to its caller and, unless graceEnd is zero, makes the
 // caller's other keys expire at graceEnd unless they expire earlier.
 func (s *Store) AddAPIKey(ctx context.Context, key storage.APIKey, graceEnd time.Time) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM callers WHERE id = ?`, key.CallerID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -7,8 +7,11 @@
 // atomicity of read-modify-write operations: those run in BEGIN IMMEDIATE
 // transactions on a single write connection, so they are serialised within
 // the process by the connection and across processes sharing the file by
-// SQLite's write lock. Reads use a separate pool of read-only connections,
-// which WAL mode lets run alongside a writer.
+// SQLite's write lock. Writes are group-committed (writer.go): one writer
+// goroutine runs the writes waiting at the same time in one transaction,
+// each in its own SAVEPOINT, and commits them with one fsync before
+// answering any of them. Reads use a separate pool of read-only
+// connections, which WAL mode lets run alongside a writer.
 //
 // It imports only the standard library, package storage and the driver:
 // never gRPC, gen/, or tokend's domain packages.

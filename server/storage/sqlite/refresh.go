@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tokend/tokend/server/storage"
@@ -21,7 +22,7 @@ func scanRefresh(sc scanner) (storage.RefreshToken, error) {
 	return t, err
 }
 
-func insertRefresh(ctx context.Context, tx *sql.Tx, t storage.RefreshToken) error {
+func insertRefresh(ctx context.Context, tx *wtx, t storage.RefreshToken) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.Hash, t.FamilyID, t.AppID, t.Subject, jsonList(t.Audience), blob(t.Claims), t.AccessTokenID,
@@ -40,7 +41,7 @@ func getRefresh(ctx context.Context, q querier, hash string) (storage.RefreshTok
 
 // CreateRefreshToken stores the first token of a new family.
 func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		return insertRefresh(ctx, tx, t)
 	})
 	if err != nil {
@@ -63,19 +64,26 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (storage.Refre
 // neither used nor revoked. It returns the old token as it is afterwards.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, usedAt time.Time, idempotencyKey string, replay []byte, next storage.RefreshToken) (storage.RefreshToken, error) {
 	var old storage.RefreshToken
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
+		// One statement marks the token used if it still may be, and
+		// returns it; only when it may not is it read again to say why.
 		var err error
-		if old, err = getRefresh(ctx, tx, oldHash); err != nil {
-			return err
+		old, err = scanRefresh(tx.QueryRowContext(ctx, `UPDATE refresh_tokens SET used_at = ?, idempotency_key = ?, replay = ?
+			WHERE hash = ? AND used_at = 0 AND revoked_at = 0 RETURNING `+refreshColumns,
+			nanos(usedAt), idempotencyKey, blob(replay), oldHash))
+		if errors.Is(err, sql.ErrNoRows) {
+			if old, err = getRefresh(ctx, tx, oldHash); err != nil {
+				return err
+			}
+			switch {
+			case !old.RevokedAt.IsZero():
+				return storage.ErrConflict
+			case !old.UsedAt.IsZero():
+				return storage.ErrRefreshUsed
+			}
+			return fmt.Errorf("refresh token neither used nor revoked was not updated: %w", storage.ErrConflict)
 		}
-		switch {
-		case !old.RevokedAt.IsZero():
-			return storage.ErrConflict
-		case !old.UsedAt.IsZero():
-			return storage.ErrRefreshUsed
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ?, idempotency_key = ?, replay = ?
-			WHERE hash = ?`, nanos(usedAt), idempotencyKey, blob(replay), oldHash); err != nil {
+		if err != nil {
 			return err
 		}
 		if err := insertRefresh(ctx, tx, next); err != nil {
@@ -97,7 +105,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, usedAt t
 // already is, and returns the tokens as they were before.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string, at time.Time) ([]storage.RefreshToken, error) {
 	var ts []storage.RefreshToken
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var err error
 		ts, err = queryAll(ctx, tx, scanRefresh, `SELECT `+refreshColumns+` FROM refresh_tokens
 			WHERE family_id = ? ORDER BY created_at, hash`, familyID)
@@ -118,7 +126,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, at time.Time)
 // returns the tokens that were not revoked yet, as they were before.
 func (s *Store) RevokeSubjectFamilies(ctx context.Context, appID, subject string, at time.Time) ([]storage.RefreshToken, error) {
 	var ts []storage.RefreshToken
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var err error
 		ts, err = queryAll(ctx, tx, scanRefresh, `SELECT `+refreshColumns+` FROM refresh_tokens
 			WHERE app_id = ? AND subject = ? AND revoked_at = 0 ORDER BY family_id, created_at, hash`, appID, subject)
@@ -140,7 +148,7 @@ func (s *Store) RevokeSubjectFamilies(ctx context.Context, appID, subject string
 // those of revoked families past their idle expiry.
 func (s *Store) SweepRefreshTokens(ctx context.Context, now time.Time) (int, error) {
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		t := nanos(now)
 		res, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens
 			WHERE expires_at < ? AND (family_expires_at < ? OR revoked_at <> 0)`, t, t)

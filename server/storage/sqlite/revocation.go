@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/tokend/tokend/server/storage"
@@ -19,7 +18,7 @@ func scanRevocation(sc scanner) (storage.Revocation, error) {
 // AddRevocations stores rs in one transaction; an entry replaces a stored
 // one with the same app, kind and value only if it expires later.
 func (s *Store) AddRevocations(ctx context.Context, rs []storage.Revocation) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		for _, r := range rs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (`+revocationColumns+`) VALUES (?, ?, ?, ?, ?, ?)
 				ON CONFLICT (app_id, kind, value) DO UPDATE SET revoked_at = excluded.revoked_at,
@@ -50,7 +49,7 @@ func (s *Store) ListRevocations(ctx context.Context, now time.Time) ([]storage.R
 // SweepRevocations deletes the entries that expired before now.
 func (s *Store) SweepRevocations(ctx context.Context, now time.Time) (int, error) {
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE expires_at < ?`, nanos(now))
 		if err != nil {
 			return err

@@ -163,7 +163,7 @@ func TestPragmas(t *testing.T) {
 		t.Run(tc.pool+"/"+tc.pragma, func(t *testing.T) {
 			db := s.w
 			if tc.pool == "read" {
-				db = s.r
+				db = s.r.DB
 			}
 			var got string
 			if err := db.QueryRowContext(t.Context(), "PRAGMA "+tc.pragma).Scan(&got); err != nil {

@@ -27,7 +27,8 @@ var _ storage.Store = (*Store)(nil)
 // transaction: they may read from the Store but must not write to it.
 type Store struct {
 	w      *sql.DB // one connection: every write, in BEGIN IMMEDIATE transactions
-	r      *sql.DB // read-only connections
+	r      *readDB // read-only connections, with prepared statements (stmts.go)
+	writer *writer // group commit on w (writer.go)
 	closed atomic.Bool
 }
 
@@ -41,7 +42,9 @@ const busyTimeout = 5 * time.Second
 // The file is in WAL mode with synchronous=FULL: a transaction is on disk
 // (the WAL is fsynced) before its commit returns, so a rotated refresh token
 // handed to a client survives a crash right after. NORMAL would be faster
-// but can lose the last commits on power loss.
+// but can lose the last commits on power loss. Concurrent writes share
+// commits (group commit, writer.go), so the fsync bounds the rate of
+// transactions, not of writes.
 func Open(ctx context.Context, path string) (*Store, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -92,7 +95,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
-	return &Store{w: w, r: r}, nil
+	return &Store{w: w, r: newReadDB(r), writer: newWriter(w, defaultMaxBatch)}, nil
 }
 
 // retryBusy calls f again while it fails with SQLITE_BUSY, for about a
@@ -139,15 +142,18 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	if err := errors.Join(s.r.Close(), s.w.Close()); err != nil {
+	s.writer.close()
+	if err := errors.Join(s.r.stmts.close(), s.r.Close(), s.w.Close()); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
 	return nil
 }
 
-// write runs fn in a BEGIN IMMEDIATE transaction on the write connection.
-func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	return inTx(ctx, s.w, fn)
+// write runs fn in a BEGIN IMMEDIATE transaction on the write connection,
+// possibly shared with other writes (group commit, writer.go), and returns
+// once that transaction committed. fn must use the ctx it is given.
+func (s *Store) write(ctx context.Context, fn writeFunc) error {
+	return s.writer.write(ctx, fn)
 }
 
 // inTx runs fn in a transaction of db and commits it, or rolls it back when

@@ -178,10 +178,12 @@ class GetJWKSRequest(_message.Message):
     def __init__(self, app_id: _Optional[str] = ...) -> None: ...
 
 class GetJWKSResponse(_message.Message):
-    __slots__ = ("jwks_json",)
+    __slots__ = ("jwks_json", "apps")
     JWKS_JSON_FIELD_NUMBER: _ClassVar[int]
+    APPS_FIELD_NUMBER: _ClassVar[int]
     jwks_json: str
-    def __init__(self, jwks_json: _Optional[str] = ...) -> None: ...
+    apps: _containers.RepeatedCompositeFieldContainer[WatchedApp]
+    def __init__(self, jwks_json: _Optional[str] = ..., apps: _Optional[_Iterable[_Union[WatchedApp, _Mapping]]] = ...) -> None: ...
 
 class WatchKeysRequest(_message.Message):
     __slots__ = ("app_id", "resume_version")
@@ -204,18 +206,27 @@ class WatchKeysResponse(_message.Message):
     def __init__(self, version: _Optional[int] = ..., full_snapshot: _Optional[bool] = ..., apps: _Optional[_Iterable[_Union[WatchedApp, _Mapping]]] = ..., revocations: _Optional[_Iterable[_Union[Revocation, _Mapping]]] = ...) -> None: ...
 
 class WatchedApp(_message.Message):
-    __slots__ = ("app_id", "enabled", "max_token_ttl", "jwks_json", "deleted")
+    __slots__ = ("app_id", "enabled", "max_token_ttl", "jwks_json", "deleted", "key_verify_until")
+    class KeyVerifyUntilEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _timestamp_pb2.Timestamp
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKEN_TTL_FIELD_NUMBER: _ClassVar[int]
     JWKS_JSON_FIELD_NUMBER: _ClassVar[int]
     DELETED_FIELD_NUMBER: _ClassVar[int]
+    KEY_VERIFY_UNTIL_FIELD_NUMBER: _ClassVar[int]
     app_id: str
     enabled: bool
     max_token_ttl: _duration_pb2.Duration
     jwks_json: str
     deleted: bool
-    def __init__(self, app_id: _Optional[str] = ..., enabled: _Optional[bool] = ..., max_token_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., jwks_json: _Optional[str] = ..., deleted: _Optional[bool] = ...) -> None: ...
+    key_verify_until: _containers.MessageMap[str, _timestamp_pb2.Timestamp]
+    def __init__(self, app_id: _Optional[str] = ..., enabled: _Optional[bool] = ..., max_token_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., jwks_json: _Optional[str] = ..., deleted: _Optional[bool] = ..., key_verify_until: _Optional[_Mapping[str, _timestamp_pb2.Timestamp]] = ...) -> None: ...
 
 class Revocation(_message.Message):
     __slots__ = ("app_id", "token_id", "subject", "revoked_at", "expires_at")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -31,7 +32,7 @@ func BaseDSN(t testing.TB) string {
 }
 
 // DSN creates an empty schema in the test server and returns a DSN whose
-// connections use it (search_path), with at most maxConns connections per
+// connections use it (search_path), with at most 4 connections per
 // pool so that many parallel tests stay under the server's
 // max_connections. The schema is dropped when the test ends. It skips the
 // test when EnvDSN is not set.
@@ -41,8 +42,14 @@ func DSN(t testing.TB) string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	name := "tokend_test_" + hex.EncodeToString(b)
-	exec(t, base, `CREATE SCHEMA `+name)
-	t.Cleanup(func() { exec(t, base, `DROP SCHEMA `+name+` CASCADE`) })
+	if err := exec(base, `CREATE SCHEMA `+name); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := exec(base, `DROP SCHEMA `+name+` CASCADE`); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
 	return WithParams(t, base, map[string]string{"search_path": name, "pool_max_conns": "4"})
 }
 
@@ -70,16 +77,16 @@ func WithParams(t testing.TB, dsn string, params map[string]string) string {
 }
 
 // exec runs one statement on a connection of its own.
-func exec(t testing.TB, dsn, sql string) {
-	t.Helper()
+func exec(dsn, sql string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		t.Fatalf("pgtest: connect to %s: %v", EnvDSN, err)
+		return fmt.Errorf("connect to the server of %s: %w", EnvDSN, err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Fatalf("pgtest: %s: %v", sql, err)
+		return fmt.Errorf("%s: %w", sql, err)
 	}
+	return nil
 }
