@@ -77,9 +77,9 @@ func (b *bench) memoryScenario(ctx context.Context) (*memoryResult, error) {
 	if res.startRSS, _, err = p.memory(); err != nil {
 		return nil, err
 	}
-	// The refresh tokens of the first families, each presented once.
-	reqs := make([]*tokendv1.RefreshTokenRequest, 0, 20000)
-	for _, raw := range raws[:cap(reqs)] {
+	// The refresh tokens of the families, each presented once at most.
+	reqs := make([]*tokendv1.RefreshTokenRequest, 0, len(raws))
+	for _, raw := range raws {
 		reqs = append(reqs, &tokendv1.RefreshTokenRequest{RefreshToken: raw})
 	}
 	file := filepath.Join(b.cfg.outDir, "memory-refresh.bin")

@@ -89,6 +89,10 @@ func (b *bench) report() error {
 	p("| other target | measured | target | |\n|---|--:|--:|:-:|\n")
 	p("| p99 of ValidateToken (repeated token) at half its max RPS (`--rps %d`) | %s (runs: %s; p50 %s; %d errors) | ≤ %s | %s |\n",
 		h.example.rps, ms(hm.P99), strings.Join(p99s, " / "), ms(hm.P50), herrs, ms(targetHalfRPSP99), met(hm.P99 <= targetHalfRPSP99 && herrs == 0, &allMet))
+	if hb := b.halfBare; hb != nil && len(hb.runs) > 0 {
+		bm := median(hb.runs, func(x, y result) bool { return x.P99 < y.P99 })
+		p("| — the bare server's health Check at the same rate, same ghz settings (what the machine and ghz alone add) | %s (p50 %s) | | |\n", ms(bm.P99), ms(bm.P50))
+	}
 	p("| peak RSS of tokend over the whole benchmark (VmHWM) | %s (RSS at the end %s) | ≤ %s | %s |\n",
 		mib(b.peakRSS), mib(b.endRSS), mib(targetPeakRSS), met(b.peakRSS <= targetPeakRSS, &allMet))
 	if m := b.mem; m != nil {
@@ -102,12 +106,12 @@ func (b *bench) report() error {
 		p("**Some targets are not met (✗).**\n\n")
 	}
 	if m := b.mem; m != nil {
-		p("Memory scenario: a second tokend on a fresh data dir; before it starts, %d refresh families (one live refresh token each) and %d revoked access-token ids are written through the real store package (`sqlite.Store.CreateRefreshToken` from 64 goroutines, group-committed, and `AddRevocations` 5000 per transaction; %s). tokend loads the revocations into its in-memory denylist at start; the families stay in SQLite. Then %s of RefreshToken over the first 20000 families (%.0f RPS) and %s of ValidateToken (%.0f RPS), %d errors.\n\n",
+		p("Memory scenario: a second tokend on a fresh data dir; before it starts, %d refresh families (one live refresh token each) and %d revoked access-token ids are written through the real store package (`sqlite.Store.CreateRefreshToken` from 64 goroutines, group-committed, and `AddRevocations` 5000 per transaction; %s). tokend loads the revocations into its in-memory denylist at start; the families stay in SQLite. Then %s of RefreshToken, each call presenting the refresh token of another family (%.0f RPS) and %s of ValidateToken (%.0f RPS), %d errors.\n\n",
 			m.families, m.revoked, m.fill.Round(time.Millisecond), min(b.cfg.duration, 5*time.Second), m.refreshRPS, min(b.cfg.duration, 5*time.Second), m.validateRPS, m.errors)
 	}
 
 	p("Commands (`$ADDR` is tokend's gRPC address, or the bare server's for the first; the keys are those of a `validator` and an `issuer` caller created by the run; the `.bin` files are count-delimited binary requests written by the run, sent round-robin):\n\n```sh\n")
-	for _, s := range append(append([]*scenario(nil), b.scenarios...), b.halfRPS) {
+	for _, s := range append(append([]*scenario(nil), b.scenarios...), b.halfRPS, b.halfBare) {
 		p("# %s\n%s\n", s.id, b.command(s.example))
 	}
 	p("```\n\ntokend runs as `tokend %s` (default configuration otherwise).\n\n", strings.Join(tokendArgs("$DATA_DIR"), " "))

@@ -25,6 +25,7 @@ type bench struct {
 
 	scenarios []*scenario
 	halfRPS   *scenario
+	halfBare  *scenario // the bare server at the same rate
 	started   time.Time
 	loadAvg   string // /proc/loadavg before the first run
 	loadAfter string // and after the last
@@ -220,6 +221,7 @@ func (b *bench) prepare() error {
 		b.scenarios = keep
 	}
 	b.halfRPS = &scenario{id: "validate-half-rps", title: "ValidateToken, repeated token at half its max RPS", example: repeated}
+	b.halfBare = &scenario{id: "bare-half-rps", title: "bare server health Check at the same rate", example: bareHealth}
 	return nil
 }
 
@@ -228,16 +230,18 @@ func (b *bench) prepare() error {
 func (b *bench) runHalfRPS(ctx context.Context) error {
 	rep := b.byID("validate-repeated")
 	half := int(medianRPS(rep.runs) / 2)
-	l := b.halfRPS.example
-	l.rps = half
-	b.halfRPS.example = l
-	for range b.cfg.runs {
-		res, err := b.ghz(ctx, b.halfRPS.id, l, b.cfg.duration)
-		if err != nil {
-			return err
+	for _, s := range []*scenario{b.halfRPS, b.halfBare} {
+		s.example.rps = half
+	}
+	for range b.cfg.runs { // interleaved, like the rounds
+		for _, s := range []*scenario{b.halfRPS, b.halfBare} {
+			res, err := b.ghz(ctx, s.id, s.example, b.cfg.duration)
+			if err != nil {
+				return err
+			}
+			s.runs = append(s.runs, res)
+			log.Printf("%s (%d/s): %8.0f rps  p50 %-10s p99 %s errors %d", s.id, half, res.RPS, res.P50, res.P99, res.Errors)
 		}
-		b.halfRPS.runs = append(b.halfRPS.runs, res)
-		log.Printf("half rps (%d/s): %8.0f rps  p50 %-10s p99 %s errors %d", half, res.RPS, res.P50, res.P99, res.Errors)
 	}
 	return nil
 }

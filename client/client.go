@@ -52,7 +52,8 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 
 // WithRetries sets how many times a call that failed with UNAVAILABLE is
 // retried, with exponential backoff (default 3; 0 disables). No other code
-// is retried. RefreshToken retries are safe with an idempotency key.
+// is retried. A RefreshToken is retried only when it carries an
+// idempotency key (TokenSource always sets one).
 func WithRetries(n int) Option { return func(o *options) { o.retries = n } }
 
 // WithDialOptions adds gRPC dial options (for example a bufconn dialer).
@@ -117,6 +118,13 @@ func unaryInterceptor(timeout time.Duration, retries int) grpc.UnaryClientInterc
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
+		}
+		retries := retries
+		if r, ok := req.(*tokendv1.RefreshTokenRequest); ok && r.GetIdempotencyKey() == "" {
+			// Without an idempotency key, a retry of a rotation the server
+			// committed before the answer was lost would be reuse and
+			// revoke the family.
+			retries = 0
 		}
 		backoff := 50 * time.Millisecond
 		for attempt := 0; ; attempt++ {
