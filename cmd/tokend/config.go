@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -198,7 +199,13 @@ func readConfigFile(path string, set func(s setting, raw, source string)) []erro
 		s, ok := byKey[k.Value]
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Errorf("config: config file %s: line %d: unknown field %q", path, k.Line, k.Value))
+			// Name the field only when it looks like one: a mistyped line
+			// may hold a secret (a DSN with a password), never echo that.
+			name := fmt.Sprintf("%q", k.Value)
+			if !settingKeyShape.MatchString(k.Value) {
+				name = "(not shown: not a setting name)"
+			}
+			errs = append(errs, fmt.Errorf("config: config file %s: line %d: unknown field %s", path, k.Line, name))
 			continue
 		case seen[k.Value]:
 			errs = append(errs, fmt.Errorf("config: %s: %s: line %d: set twice", s.name, source, k.Line))
@@ -288,3 +295,6 @@ Secrets come from the environment or the config file only, never a flag:
 %s, and a store URL with a password (TOKEND_STORE).
 `, configEnv, strings.Join(secrets, ", "))
 }
+
+// settingKeyShape is what a setting's YAML key can look like.
+var settingKeyShape = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
