@@ -346,3 +346,37 @@ func TestDocsSettingsTable(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestBytesValue(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+		text string
+		bad  bool
+	}{
+		{in: "0", want: 0, text: "0"},
+		{in: "1000", want: 1000, text: "1000"},
+		{in: "512KiB", want: 512 << 10, text: "512KiB"},
+		{in: " 32MiB ", want: 32 << 20, text: "32MiB"},
+		{in: "1024MiB", want: 1 << 30, text: "1GiB"},
+		{in: "1 GiB", want: 1 << 30, text: "1GiB"},
+		{in: "32MB", bad: true},
+		{in: "-1", bad: true},
+		{in: "MiB", bad: true},
+		{in: "2048GiB", bad: true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			var v bytesValue
+			err := v.Set(tc.in)
+			if tc.bad {
+				if err == nil {
+					t.Fatalf("Set(%q) = %d, want an error", tc.in, v)
+				}
+				return
+			}
+			if err != nil || uint64(v) != tc.want || v.String() != tc.text {
+				t.Errorf("Set(%q): %d %q %v, want %d %q", tc.in, v, v.String(), err, tc.want, tc.text)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/tokend/tokend/server"
+	"github.com/tokend/tokend/server/gcfloor"
 )
 
 // env returns the TOKEND_* environment value of name, or def.
@@ -28,7 +29,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, o.cfg, slog.New(h), server.WithVersion(version))
+	log := slog.New(h)
+	if f := gcfloor.Start(o.gcHeapFloor); f != nil {
+		defer f.Stop()
+		log.Debug("garbage collector heap floor set", "bytes", f.Bytes())
+	}
+	srv, err := server.New(ctx, o.cfg, log, server.WithVersion(version))
 	if err != nil {
 		return err
 	}

@@ -16,10 +16,13 @@ type serveOptions struct {
 	cfg       server.Config
 	logLevel  string
 	logFormat string
+	// gcHeapFloor is the heap size below which the garbage collector
+	// does not start a cycle (package gcfloor); 0 leaves GOGC alone.
+	gcHeapFloor uint64
 }
 
 func defaultServeOptions() serveOptions {
-	return serveOptions{cfg: server.DefaultConfig(), logLevel: "info", logFormat: "json"}
+	return serveOptions{cfg: server.DefaultConfig(), logLevel: "info", logFormat: "json", gcHeapFloor: 32 << 20}
 }
 
 // setting is the one definition of a configuration setting. Its name is
@@ -143,6 +146,10 @@ var settings = []setting{
 		field: func(o *serveOptions) value { return (*floatValue)(&o.cfg.TraceSampleRatio) }},
 	{name: "pprof", help: "serve net/http/pprof under /debug/pprof/ on the HTTP port",
 		field: func(o *serveOptions) value { return (*boolValue)(&o.cfg.Pprof) }},
+
+	// Runtime.
+	{name: "gc-heap-floor", help: "heap size the garbage collector lets the heap reach before a cycle (like 32MiB); 0, or GOGC set, leaves GOGC alone",
+		field: func(o *serveOptions) value { return (*bytesValue)(&o.gcHeapFloor) }},
 }
 
 // The field types as flag values.
@@ -153,7 +160,9 @@ type (
 	floatValue    float64
 	boolValue     bool
 	durationValue time.Duration
-	rateValue     limit.Rate
+	// bytesValue is a size in bytes: 0, 1048576, 512KiB, 32MiB, 1GiB.
+	bytesValue uint64
+	rateValue  limit.Rate
 	// dsnValue is a store DSN: shown with its password redacted.
 	dsnValue string
 )
@@ -202,6 +211,33 @@ func (v *boolValue) Set(s string) error {
 		return fmt.Errorf("%q is not true or false", s)
 	}
 	*v = boolValue(b)
+	return nil
+}
+
+func (v *bytesValue) String() string {
+	for _, u := range []struct {
+		suffix string
+		shift  uint
+	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n := uint64(*v); n != 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatUint(n>>u.shift, 10) + u.suffix
+		}
+	}
+	return strconv.FormatUint(uint64(*v), 10)
+}
+
+func (v *bytesValue) Set(s string) error {
+	num, shift := strings.TrimSpace(s), uint(0)
+	for suffix, sh := range map[string]uint{"KiB": 10, "MiB": 20, "GiB": 30} {
+		if n, ok := strings.CutSuffix(num, suffix); ok {
+			num, shift = strings.TrimSpace(n), sh
+		}
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n > (1<<40)>>shift {
+		return fmt.Errorf("%q is not a size (like 0, 512KiB, 32MiB, 1GiB; at most 1TiB)", s)
+	}
+	*v = bytesValue(n << shift)
 	return nil
 }
 

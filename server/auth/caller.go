@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -127,9 +126,4 @@ func bearer(v string) (string, bool) {
 	}
 	key = strings.TrimSpace(key)
 	return key, key != ""
-}
-
-// equalHash compares two hashes in constant time.
-func equalHash(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }

@@ -2,6 +2,9 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -34,12 +37,15 @@ type Directory struct {
 }
 
 type directorySnap struct {
-	byHash     map[string]entry
+	byHash     map[apiKeyHash]entry // no hex encoding per call
 	byIdentity map[string]Caller
 }
 
+// apiKeyHash is the SHA-256 of an API key; HashAPIKey is its hex form.
+type apiKeyHash = [sha256.Size]byte
+
 type entry struct {
-	hash      string
+	hash      apiKeyHash
 	caller    Caller
 	expiresAt time.Time
 }
@@ -47,7 +53,7 @@ type entry struct {
 // NewDirectory returns an empty Directory; call Reload to fill it.
 func NewDirectory(src DirectorySource, now func() time.Time) *Directory {
 	d := &Directory{src: src, now: now}
-	d.snap.Store(&directorySnap{byHash: map[string]entry{}, byIdentity: map[string]Caller{}})
+	d.snap.Store(&directorySnap{byHash: map[apiKeyHash]entry{}, byIdentity: map[string]Caller{}})
 	return d
 }
 
@@ -64,7 +70,7 @@ func (d *Directory) Reload(ctx context.Context) error {
 		return fmt.Errorf("auth: load API keys: %w", err)
 	}
 	byID := make(map[string]Caller, len(callers))
-	next := &directorySnap{byHash: make(map[string]entry, len(keys)), byIdentity: map[string]Caller{}}
+	next := &directorySnap{byHash: make(map[apiKeyHash]entry, len(keys)), byIdentity: map[string]Caller{}}
 	for _, c := range callers {
 		ac := Caller{ID: c.ID, Name: c.Name, Roles: c.Roles, AppIDs: c.AppIDs}
 		byID[c.ID] = ac
@@ -77,7 +83,11 @@ func (d *Directory) Reload(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		next.byHash[k.Hash] = entry{hash: k.Hash, caller: c, expiresAt: k.ExpiresAt}
+		var h apiKeyHash
+		if n, err := hex.Decode(h[:], []byte(k.Hash)); err != nil || n != len(h) {
+			continue // not a HashAPIKey: matches no key
+		}
+		next.byHash[h] = entry{hash: h, caller: c, expiresAt: k.ExpiresAt}
 	}
 	d.snap.Store(next)
 	return nil
@@ -85,9 +95,9 @@ func (d *Directory) Reload(ctx context.Context) error {
 
 // Authenticate finds the caller of an API key.
 func (d *Directory) Authenticate(key string) (Caller, error) {
-	h := HashAPIKey(key)
+	h := sha256.Sum256([]byte(key))
 	e, ok := d.snap.Load().byHash[h]
-	if !ok || !equalHash(e.hash, h) {
+	if !ok || subtle.ConstantTimeCompare(e.hash[:], h[:]) != 1 {
 		return Caller{}, ErrCredentialsInvalid
 	}
 	if !e.expiresAt.IsZero() && !d.now().Before(e.expiresAt) {
@@ -172,8 +182,7 @@ func peerIdentity(ctx context.Context) (string, bool, error) {
 
 // bearerKey returns the API key of the call's authorization metadata.
 func bearerKey(ctx context.Context) (string, bool, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
+	vals := metadata.ValueFromIncomingContext(ctx, "authorization") // copies only these values
 	switch {
 	case len(vals) == 0:
 		return "", false, nil

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -26,7 +28,26 @@ import (
 // much as a third of what a health check costs (docs/benchmarks.md). A
 // call that logs nothing (a probe, a success with --access-log errors)
 // now costs a context value and a clock read. Streams keep the middleware.
+//
+// The fields that depend only on the method are bound once per method
+// (slog.Logger.With): the handler formats them once, and a call's record
+// holds only its own fields.
 func accessLogUnary(log *slog.Logger, calls, probes logging.CodeToLevel) grpc.UnaryServerInterceptor {
+	var byMethod sync.Map // full method name -> *slog.Logger; bounded by the registered methods
+	methodLog := func(fullMethod string) *slog.Logger {
+		if l, ok := byMethod.Load(fullMethod); ok {
+			return l.(*slog.Logger)
+		}
+		service, method, _ := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
+		l, _ := byMethod.LoadOrStore(fullMethod, log.With(
+			slog.String("protocol", "grpc"),
+			slog.String(logging.ComponentFieldKey, logging.KindServerFieldValue),
+			slog.String(logging.ServiceFieldKey, service),
+			slog.String(logging.MethodFieldKey, method),
+			slog.String(logging.MethodTypeFieldKey, "unary"),
+		))
+		return l.(*slog.Logger)
+	}
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		ctx = logging.InjectFields(ctx, nil) // where handlers add fields (caller, app)
@@ -40,15 +61,7 @@ func accessLogUnary(log *slog.Logger, calls, probes logging.CodeToLevel) grpc.Un
 		if !log.Enabled(ctx, lvl) {
 			return resp, err
 		}
-		service, method, _ := strings.Cut(strings.TrimPrefix(info.FullMethod, "/"), "/")
-		attrs := make([]slog.Attr, 0, 16)
-		attrs = append(attrs,
-			slog.String("protocol", "grpc"),
-			slog.String(logging.ComponentFieldKey, logging.KindServerFieldValue),
-			slog.String(logging.ServiceFieldKey, service),
-			slog.String(logging.MethodFieldKey, method),
-			slog.String(logging.MethodTypeFieldKey, "unary"),
-		)
+		attrs := make([]slog.Attr, 0, 12)
 		fields := logging.ExtractFields(ctx)
 		for i := 0; i+1 < len(fields); i += 2 {
 			if k, ok := fields[i].(string); ok {
@@ -66,9 +79,9 @@ func accessLogUnary(log *slog.Logger, calls, probes logging.CodeToLevel) grpc.Un
 		if err != nil {
 			attrs = append(attrs, slog.String("grpc.error", fmt.Sprintf("%v", err)))
 		}
-		ms := float32(time.Since(start).Nanoseconds()/1000) / 1000 // as the middleware: µs precision
-		attrs = append(attrs, slog.String("grpc.time_ms", fmt.Sprintf("%v", ms)))
-		log.LogAttrs(ctx, lvl, "finished call", attrs...)
+		ms := float32(time.Since(start).Nanoseconds()/1000) / 1000                                        // as the middleware: µs precision
+		attrs = append(attrs, slog.String("grpc.time_ms", strconv.FormatFloat(float64(ms), 'g', -1, 32))) // as %v
+		methodLog(info.FullMethod).LogAttrs(ctx, lvl, "finished call", attrs...)
 		return resp, err
 	}
 }

@@ -165,10 +165,8 @@ const RequestIDHeader = "x-request-id"
 
 func requestID(ctx context.Context) context.Context {
 	id := ""
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(RequestIDHeader); len(v) == 1 && saneID(v[0]) {
-			id = v[0]
-		}
+	if v := metadata.ValueFromIncomingContext(ctx, RequestIDHeader); len(v) == 1 && saneID(v[0]) {
+		id = v[0]
 	}
 	if id == "" {
 		var b [8]byte
