@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -35,16 +36,17 @@ def _binary() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def tokend() -> Iterator[Tokend]:
-    """Runs `tokend serve` with free ports, an admin key and a temp data dir."""
+@contextlib.contextmanager
+def _serve(argv: list[str], prefix: str) -> Iterator[Tokend]:
+    """Runs a server binary with a temp data dir (appended to argv) and an admin
+    key, waits for its "tokend serving" line, and stops it on exit."""
     admin_key = "tkd_" + secrets.token_hex(24)
     # The server must not pick up a developer's own TOKEND_* settings.
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKEND_")}
     env["TOKEND_ADMIN_KEY"] = admin_key
-    with tempfile.TemporaryDirectory(prefix="tokend-py-") as data_dir:
+    with tempfile.TemporaryDirectory(prefix=prefix) as data_dir:
         proc = subprocess.Popen(
-            [str(_binary()), "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", data_dir],
+            [*argv, "--data-dir", data_dir],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -61,6 +63,13 @@ def tokend() -> Iterator[Tokend]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def tokend() -> Iterator[Tokend]:
+    """Runs `tokend serve` with free ports, an admin key and a temp data dir."""
+    with _serve([str(_binary()), "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"], "tokend-py-") as t:
+        yield t
 
 
 def _wait_serving(proc: subprocess.Popen) -> dict:
@@ -115,25 +124,5 @@ def adversarial_server() -> Iterator[Tokend]:
     path = Path(os.environ.get("ADVERSARIAL_SERVER_BIN", REPO_ROOT / "bin" / "adversarial-server"))
     if not path.exists():
         pytest.fail(f"adversarial-server not found at {path}: run 'make adversarial-server' (or set ADVERSARIAL_SERVER_BIN)")
-    admin_key = "tkd_" + secrets.token_hex(24)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKEND_")}
-    env["TOKEND_ADMIN_KEY"] = admin_key
-    with tempfile.TemporaryDirectory(prefix="tokend-py-adv-") as data_dir:
-        proc = subprocess.Popen(
-            [str(path), "--corpus", str(ADVERSARIAL_DIR), "--data-dir", data_dir],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            addrs = _wait_serving(proc)
-            yield Tokend(grpc_addr=addrs["grpc"], http_addr=addrs["http"], admin_key=admin_key)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with _serve([str(path), "--corpus", str(ADVERSARIAL_DIR)], "tokend-py-adv-") as t:
+        yield t

@@ -34,37 +34,7 @@ function tokendBinary(): string {
 
 /** startTokend runs `tokend serve` and waits for its "tokend serving" log line. */
 export async function startTokend(): Promise<Tokend> {
-  const dataDir = await mkdtemp(join(tmpdir(), "tokend-ts-"));
-  const adminKey = `tkd_${randomBytes(24).toString("hex")}`;
-  // The server must not pick up a developer's own TOKEND_* settings.
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith("TOKEND_")) env[k] = v;
-  }
-  env.TOKEND_ADMIN_KEY = adminKey;
-
-  const child = spawn(
-    tokendBinary(),
-    ["serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", dataDir],
-    { env, stdio: ["ignore", "ignore", "pipe"] },
-  );
-  const stderr: string[] = [];
-  try {
-    const { grpc, http } = await waitServing(child, stderr);
-    return {
-      grpcAddr: grpc,
-      httpAddr: http,
-      adminKey,
-      stop: async () => {
-        await stopChild(child);
-        await rm(dataDir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    await stopChild(child);
-    await rm(dataDir, { recursive: true, force: true });
-    throw new Error(`tokend did not start: ${String(err)}\n${stderr.join("\n")}`);
-  }
+  return serve("tokend", tokendBinary(), ["serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"], "tokend-ts-");
 }
 
 /**
@@ -79,30 +49,34 @@ export async function startAdversarialServer(corpusDir: string): Promise<Tokend>
   if (!existsSync(bin)) {
     throw new Error(`adversarial-server not found at ${bin}: run "make adversarial-server" (or set ADVERSARIAL_SERVER_BIN)`);
   }
-  const dataDir = await mkdtemp(join(tmpdir(), "tokend-ts-adv-"));
+  return serve("adversarial-server", bin, ["--corpus", corpusDir], "tokend-ts-adv-");
+}
+
+/**
+ * serve runs bin with args, a fresh data dir (--data-dir) and a random admin
+ * key, and waits for its "tokend serving" log line.
+ */
+async function serve(name: string, bin: string, args: string[], dirPrefix: string): Promise<Tokend> {
+  const dataDir = await mkdtemp(join(tmpdir(), dirPrefix));
   const adminKey = `tkd_${randomBytes(24).toString("hex")}`;
+  // The server must not pick up a developer's own TOKEND_* settings.
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith("TOKEND_")) env[k] = v;
   }
   env.TOKEND_ADMIN_KEY = adminKey;
-  const child = spawn(bin, ["--corpus", corpusDir, "--data-dir", dataDir], { env, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(bin, [...args, "--data-dir", dataDir], { env, stdio: ["ignore", "ignore", "pipe"] });
   const stderr: string[] = [];
-  try {
-    const { grpc, http } = await waitServing(child, stderr);
-    return {
-      grpcAddr: grpc,
-      httpAddr: http,
-      adminKey,
-      stop: async () => {
-        await stopChild(child);
-        await rm(dataDir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
+  const cleanup = async () => {
     await stopChild(child);
     await rm(dataDir, { recursive: true, force: true });
-    throw new Error(`adversarial-server did not start: ${String(err)}\n${stderr.join("\n")}`);
+  };
+  try {
+    const { grpc, http } = await waitServing(child, stderr);
+    return { grpcAddr: grpc, httpAddr: http, adminKey, stop: cleanup };
+  } catch (err) {
+    await cleanup();
+    throw new Error(`${name} did not start: ${String(err)}\n${stderr.join("\n")}`);
   }
 }
 
