@@ -108,7 +108,7 @@ func (b *bench) command(l load) string {
 		}
 		q[i] = a
 	}
-	return "ghz " + strings.Join(q, " ")
+	return strings.Join(ghzEnv, " ") + " ghz " + strings.Join(q, " ")
 }
 
 // ghz runs l for d and reads its report.

@@ -41,7 +41,7 @@ func (b *bench) report() error {
 	p("Measured %s on %s, %d cores (GOMAXPROCS %d), %s, %s. Load average (1, 5, 15 min) before: %s; after: %s.\n\n",
 		b.started.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH,
 		b.loadAvg, b.loadAfter)
-	p("ghz v0.121.0 on the same machine, `-c %d --connections %d`, %s per run, %d runs per scenario interleaved round by round, median reported, %s warm-up per scenario. Ratios are median RPS over the floor's median RPS. Server CPU / call is the server process's user + system time over a run divided by its successful calls (median of the runs).\n\n",
+	p("ghz v0.121.0 on the same machine, `-c %d --connections %d`, its GC off (`"+strings.Join(ghzEnv, " ")+"`, see The latency tail), %s per run, %d runs per scenario interleaved round by round, median reported, %s warm-up per scenario. Ratios are median RPS over the floor's median RPS. Server CPU / call is the server process's user + system time over a run divided by its successful calls (median of the runs).\n\n",
 		b.cfg.concurrency, b.cfg.connections, b.cfg.duration, b.cfg.runs, b.cfg.warmup)
 	p("![RPS ratio to the floor per scenario, with targets](benchmarks.svg)\n\n")
 	p("| scenario | RPS (median) | RPS of each run | p50 | p99 | server CPU / call | errors | × floor | target | |\n")
