@@ -4,9 +4,13 @@
 //
 // It owns the schema (embedded migrations, recorded in schema_migrations and
 // applied by Open or Migrate under a session advisory lock, so that replicas
-// starting together apply each migration once), the mapping between records
-// and rows, and the atomicity of read-modify-write operations across
-// connections and processes:
+// starting together apply each migration once; the loop that applies them
+// is sqlstore's) and the atomicity of read-modify-write operations across
+// connections and processes. The mapping between records and rows and the
+// statements it shares with the SQLite store are package sqlstore's, in
+// PostgreSQL's flavor ($N placeholders, FOR UPDATE on the rows a write
+// transaction reads to change, string lists as text[]), run on pgx through
+// a small adapter (conn.go). The locks:
 //
 //   - UpdateApp and UpdateKeys lock the app row (SELECT ... FOR UPDATE), so
 //     concurrent updates of one app, from any replica, run one after the
@@ -39,6 +43,6 @@
 // (re)connection, since notifications sent while nobody listened are
 // lost.
 //
-// It imports only the standard library, package storage and pgx: never
-// gRPC, gen/, or tokend's domain packages.
+// It imports only the standard library, packages storage and sqlstore, and
+// pgx: never gRPC, gen/, or tokend's domain packages.
 package postgres

@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tokend/tokend/server/storage/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -45,38 +44,6 @@ func Migrate(ctx context.Context, dsn string) error {
 	return s.Close()
 }
 
-// migration is one schema change, read from a file named NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// readMigrations returns the migrations in fsys ordered by version.
-func readMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names { // fs.Glob returns names sorted
-		prefix, _, ok := strings.Cut(name, "_")
-		version, err := strconv.Atoi(prefix)
-		if !ok || err != nil || version <= 0 {
-			return nil, fmt.Errorf("migration %q: name must be NNNN_name.sql", name)
-		}
-		if len(ms) > 0 && ms[len(ms)-1].version == version {
-			return nil, fmt.Errorf("migration %q: version %d used twice", name, version)
-		}
-		body, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: version, name: strings.TrimSuffix(path.Base(name), ".sql"), sql: string(body)})
-	}
-	return ms, nil
-}
-
 // migrate applies the migrations of fsys that the database lacks, each in
 // its own transaction together with its schema_migrations row, while
 // holding a session advisory lock: replicas starting together queue on the
@@ -85,17 +52,13 @@ func readMigrations(fsys fs.FS) ([]migration, error) {
 // database that has a migration this binary does not know (written by a
 // newer tokend).
 func migrate(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS) (err error) {
-	ms, err := readMigrations(fsys)
-	if err != nil {
-		return fmt.Errorf("read migrations: %w", err)
-	}
-	conn, err := pool.Acquire(ctx)
+	c, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
+	defer c.Release()
 	const key = `$1::int, hashtext(coalesce(current_schema(), ''))`
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+key+`)`, migrationLockClass); err != nil {
+	if _, err := c.Exec(ctx, `SELECT pg_advisory_lock(`+key+`)`, migrationLockClass); err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}
 	defer func() {
@@ -103,53 +66,20 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS) (err error) {
 		// unlock fails the connection is closed, which releases it too.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, uerr := conn.Exec(uctx, `SELECT pg_advisory_unlock(`+key+`)`, migrationLockClass); uerr != nil {
-			_ = conn.Hijack().Close(uctx)
+		if _, uerr := c.Exec(uctx, `SELECT pg_advisory_unlock(`+key+`)`, migrationLockClass); uerr != nil {
+			_ = c.Hijack().Close(uctx)
 			err = errors.Join(err, fmt.Errorf("unlock: %w", uerr))
 		}
 	}()
 
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := c.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    integer NOT NULL PRIMARY KEY,
 		name       text    NOT NULL,
 		applied_at bigint  NOT NULL
 	)`); err != nil {
 		return err
 	}
-	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)
-	if err != nil {
-		return err
-	}
-	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		return err
-	}
-	known := make(map[int]bool, len(ms))
-	for _, m := range ms {
-		known[m.version] = true
-	}
-	applied := map[int]bool{}
-	for _, v := range versions {
-		if !known[v] {
-			return fmt.Errorf("database has schema version %d, unknown to this binary", v)
-		}
-		applied[v] = true
-	}
-	for _, m := range ms {
-		if applied[m.version] {
-			continue
-		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, time.Now().UnixNano())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("apply %s: %w", m.name, err)
-		}
-	}
-	return nil
+	return queries.Migrate(ctx, conn{c}, fsys, func(run func(sqlstore.DB) error) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return run(conn{tx}) })
+	})
 }

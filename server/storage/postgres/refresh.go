@@ -10,38 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tokend/tokend/server/storage"
+	"github.com/tokend/tokend/server/storage/sqlstore"
 )
-
-const refreshColumns = `hash, family_id, app_id, subject, audience, claims, access_token_id,
-	access_token_expires_at, created_at, expires_at, family_expires_at, used_at, idempotency_key,
-	replay, revoked_at`
-
-func scanRefresh(row pgx.Row) (storage.RefreshToken, error) {
-	var t storage.RefreshToken
-	err := row.Scan(&t.Hash, &t.FamilyID, &t.AppID, &t.Subject, &t.Audience, &t.Claims, &t.AccessTokenID,
-		timeCol{&t.AccessTokenExpiresAt}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.FamilyExpiresAt},
-		timeCol{&t.UsedAt}, &t.IdempotencyKey, &t.Replay, timeCol{&t.RevokedAt})
-	t.Audience = nilIfEmpty(t.Audience)
-	return t, err
-}
-
-func insertRefresh(ctx context.Context, tx pgx.Tx, t storage.RefreshToken) error {
-	_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		t.Hash, t.FamilyID, t.AppID, t.Subject, list(t.Audience), blob(t.Claims), t.AccessTokenID,
-		nanos(t.AccessTokenExpiresAt), nanos(t.CreatedAt), nanos(t.ExpiresAt), nanos(t.FamilyExpiresAt),
-		nanos(t.UsedAt), t.IdempotencyKey, blob(t.Replay), nanos(t.RevokedAt))
-	return err
-}
-
-// getRefresh reads one token; lock is "" or a locking clause.
-func getRefresh(ctx context.Context, q querier, hash, lock string) (storage.RefreshToken, error) {
-	t, err := scanRefresh(q.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1 `+lock, hash))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return storage.RefreshToken{}, storage.ErrNotFound
-	}
-	return t, err
-}
 
 // lockFamilies takes a transaction advisory lock for each refresh family,
 // in a fixed order (so that two transactions locking several families
@@ -70,7 +40,7 @@ func lockFamilies(ctx context.Context, tx pgx.Tx, familyIDs ...string) error {
 // CreateRefreshToken stores the first token of a new family.
 func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		return insertRefresh(ctx, tx, t)
+		return queries.InsertRefreshToken(ctx, conn{tx}, t)
 	})
 	if err != nil {
 		return s.wrap(err, "create refresh token of family %q", t.FamilyID)
@@ -80,7 +50,7 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) 
 
 // GetRefreshToken returns the token with the given hash.
 func (s *Store) GetRefreshToken(ctx context.Context, hash string) (storage.RefreshToken, error) {
-	t, err := getRefresh(ctx, s.pool, hash, "")
+	t, err := queries.GetRefreshToken(ctx, s.db, hash)
 	if err != nil {
 		// The hash is not logged: it identifies a live credential.
 		return storage.RefreshToken{}, s.wrap(err, "get refresh token")
@@ -110,20 +80,17 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, usedAt t
 		if err := lockFamilies(ctx, tx, family); err != nil {
 			return err
 		}
-		if old, err = getRefresh(ctx, tx, oldHash, "FOR UPDATE"); err != nil {
+		if old, err = queries.GetRefreshTokenForUpdate(ctx, conn{tx}, oldHash); err != nil {
 			return err
 		}
-		switch {
-		case !old.RevokedAt.IsZero():
-			return storage.ErrConflict
-		case !old.UsedAt.IsZero():
-			return storage.ErrRefreshUsed
+		if err := sqlstore.RotationRefused(old); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $1, idempotency_key = $2, replay = $3
-			WHERE hash = $4`, nanos(usedAt), idempotencyKey, blob(replay), oldHash); err != nil {
+			WHERE hash = $4`, sqlstore.Nanos(usedAt), idempotencyKey, sqlstore.Blob(replay), oldHash); err != nil {
 			return err
 		}
-		if err := insertRefresh(ctx, tx, next); err != nil {
+		if err := queries.InsertRefreshToken(ctx, conn{tx}, next); err != nil {
 			return err
 		}
 		old.UsedAt, old.IdempotencyKey, old.Replay = usedAt, idempotencyKey, replay
@@ -147,13 +114,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, at time.Time)
 			return err
 		}
 		var err error
-		ts, err = queryAll(ctx, tx, scanRefresh, `SELECT `+refreshColumns+` FROM refresh_tokens
-			WHERE family_id = $1 ORDER BY created_at, hash FOR UPDATE`, familyID)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at = 0`,
-			nanos(at), familyID)
+		ts, err = queries.RevokeFamily(ctx, conn{tx}, familyID, at)
 		return err
 	})
 	if err != nil {
@@ -185,12 +146,12 @@ func (s *Store) RevokeSubjectFamilies(ctx context.Context, appID, subject string
 			return err
 		}
 		const where = `WHERE app_id = $1 AND subject = $2 AND revoked_at = 0 AND family_id = ANY($3)`
-		ts, err = queryAll(ctx, tx, scanRefresh, `SELECT `+refreshColumns+` FROM refresh_tokens `+where+`
+		ts, err = queries.QueryRefresh(ctx, conn{tx}, `SELECT `+sqlstore.RefreshColumns+` FROM refresh_tokens `+where+`
 			ORDER BY family_id, created_at, hash FOR UPDATE`, appID, subject, families)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $4 `+where, appID, subject, families, nanos(at))
+		_, err = tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $4 `+where, appID, subject, families, sqlstore.Nanos(at))
 		return err
 	})
 	if err != nil {
@@ -201,12 +162,12 @@ func (s *Store) RevokeSubjectFamilies(ctx context.Context, appID, subject string
 
 // SweepRefreshTokens deletes the tokens that can no longer be used nor
 // teach anything: those past both their idle and their family expiry, and
-// those of revoked families past their idle expiry.
+// those of revoked families past their idle expiry. One statement: no
+// transaction of its own.
 func (s *Store) SweepRefreshTokens(ctx context.Context, now time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM refresh_tokens
-		WHERE expires_at < $1 AND (family_expires_at < $1 OR revoked_at <> 0)`, nanos(now))
+	n, err := queries.SweepRefreshTokens(ctx, s.db, now)
 	if err != nil {
 		return 0, s.wrap(err, "sweep refresh tokens")
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tokend/tokend/server/storage"
+	"github.com/tokend/tokend/server/storage/sqlstore"
 )
 
 var _ storage.Store = (*Store)(nil)
@@ -29,6 +30,7 @@ var _ storage.Store = (*Store)(nil)
 // from the Store but must not write to it.
 type Store struct {
 	pool   *pgxpool.Pool
+	db     conn // the pool as a sqlstore.DB
 	closed atomic.Bool
 
 	// The change feeds (feed.go): Close stops them and waits for them.
@@ -72,7 +74,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{pool: pool, done: make(chan struct{})}
+	s := &Store{pool: pool, db: conn{pool}, done: make(chan struct{})}
 	if err := migrate(ctx, pool, schema()); err != nil {
 		pool.Close()
 		return nil, s.wrap(err, "open: migrate")
@@ -130,7 +132,11 @@ func retryable(err error) bool {
 }
 
 // wrap adds context to err and maps driver errors to the storage sentinels.
+// The error of a caller's callback is returned as is.
 func (s *Store) wrap(err error, format string, args ...any) error {
+	if fnErr, ok := sqlstore.FromCallback(err); ok {
+		return fnErr
+	}
 	return fmt.Errorf("postgres: %s: %w", fmt.Sprintf(format, args...), s.classify(err))
 }
 
@@ -184,20 +190,4 @@ func unavailable(err error) bool {
 	return errors.As(err, &ne) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err)
-}
-
-// querier is a *pgxpool.Pool or a pgx.Tx.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-// queryAll runs a query on q and scans every row with scan.
-func queryAll[T any](ctx context.Context, q querier, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
 }

@@ -8,41 +8,13 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/server/storage"
+	"github.com/tokend/tokend/server/storage/sqlstore"
 )
-
-const refreshColumns = `hash, family_id, app_id, subject, audience, claims, access_token_id,
-	access_token_expires_at, created_at, expires_at, family_expires_at, used_at, idempotency_key,
-	replay, revoked_at`
-
-func scanRefresh(sc scanner) (storage.RefreshToken, error) {
-	var t storage.RefreshToken
-	err := sc.Scan(&t.Hash, &t.FamilyID, &t.AppID, &t.Subject, listCol{&t.Audience}, &t.Claims, &t.AccessTokenID,
-		timeCol{&t.AccessTokenExpiresAt}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.FamilyExpiresAt},
-		timeCol{&t.UsedAt}, &t.IdempotencyKey, &t.Replay, timeCol{&t.RevokedAt})
-	return t, err
-}
-
-func insertRefresh(ctx context.Context, tx *wtx, t storage.RefreshToken) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.Hash, t.FamilyID, t.AppID, t.Subject, jsonList(t.Audience), blob(t.Claims), t.AccessTokenID,
-		nanos(t.AccessTokenExpiresAt), nanos(t.CreatedAt), nanos(t.ExpiresAt), nanos(t.FamilyExpiresAt),
-		nanos(t.UsedAt), t.IdempotencyKey, blob(t.Replay), nanos(t.RevokedAt))
-	return err
-}
-
-func getRefresh(ctx context.Context, q querier, hash string) (storage.RefreshToken, error) {
-	t, err := scanRefresh(q.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = ?`, hash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return storage.RefreshToken{}, storage.ErrNotFound
-	}
-	return t, err
-}
 
 // CreateRefreshToken stores the first token of a new family.
 func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		return insertRefresh(ctx, tx, t)
+		return queries.InsertRefreshToken(ctx, tx, t)
 	})
 	if err != nil {
 		return s.wrap(err, "create refresh token of family %q", t.FamilyID)
@@ -52,13 +24,17 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) 
 
 // GetRefreshToken returns the token with the given hash.
 func (s *Store) GetRefreshToken(ctx context.Context, hash string) (storage.RefreshToken, error) {
-	t, err := getRefresh(ctx, s.r, hash)
+	t, err := queries.GetRefreshToken(ctx, s.r, hash)
 	if err != nil {
 		// The hash is not logged: it identifies a live credential.
 		return storage.RefreshToken{}, s.wrap(err, "get refresh token")
 	}
 	return t, nil
 }
+
+// rotateRefresh marks a token used if it still may be, and returns it.
+const rotateRefresh = `UPDATE refresh_tokens SET used_at = ?, idempotency_key = ?, replay = ?
+	WHERE hash = ? AND used_at = 0 AND revoked_at = 0 RETURNING ` + sqlstore.RefreshColumns
 
 // RotateRefreshToken marks oldHash used and stores next, if oldHash is
 // neither used nor revoked. It returns the old token as it is afterwards.
@@ -68,25 +44,21 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, usedAt t
 		// One statement marks the token used if it still may be, and
 		// returns it; only when it may not is it read again to say why.
 		var err error
-		old, err = scanRefresh(tx.QueryRowContext(ctx, `UPDATE refresh_tokens SET used_at = ?, idempotency_key = ?, replay = ?
-			WHERE hash = ? AND used_at = 0 AND revoked_at = 0 RETURNING `+refreshColumns,
-			nanos(usedAt), idempotencyKey, blob(replay), oldHash))
+		old, err = queries.ScanRefresh(tx.QueryRow(ctx, rotateRefresh,
+			sqlstore.Nanos(usedAt), idempotencyKey, sqlstore.Blob(replay), oldHash))
 		if errors.Is(err, sql.ErrNoRows) {
-			if old, err = getRefresh(ctx, tx, oldHash); err != nil {
+			if old, err = queries.GetRefreshToken(ctx, tx, oldHash); err != nil {
 				return err
 			}
-			switch {
-			case !old.RevokedAt.IsZero():
-				return storage.ErrConflict
-			case !old.UsedAt.IsZero():
-				return storage.ErrRefreshUsed
+			if err := sqlstore.RotationRefused(old); err != nil {
+				return err
 			}
 			return fmt.Errorf("refresh token neither used nor revoked was not updated: %w", storage.ErrConflict)
 		}
 		if err != nil {
 			return err
 		}
-		if err := insertRefresh(ctx, tx, next); err != nil {
+		if err := queries.InsertRefreshToken(ctx, tx, next); err != nil {
 			return err
 		}
 		old.UsedAt, old.IdempotencyKey, old.Replay = usedAt, idempotencyKey, replay
@@ -105,15 +77,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, usedAt t
 // already is, and returns the tokens as they were before.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string, at time.Time) ([]storage.RefreshToken, error) {
 	var ts []storage.RefreshToken
-	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		var err error
-		ts, err = queryAll(ctx, tx, scanRefresh, `SELECT `+refreshColumns+` FROM refresh_tokens
-			WHERE family_id = ? ORDER BY created_at, hash`, familyID)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at = 0`,
-			nanos(at), familyID)
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) (err error) {
+		ts, err = queries.RevokeFamily(ctx, tx, familyID, at)
 		return err
 	})
 	if err != nil {
@@ -123,18 +88,20 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, at time.Time)
 }
 
 // RevokeSubjectFamilies revokes every family of a subject in an app and
-// returns the tokens that were not revoked yet, as they were before.
+// returns the tokens that were not revoked yet, as they were before. The
+// write transaction holds the database: no token can join a family
+// between the read and the update.
 func (s *Store) RevokeSubjectFamilies(ctx context.Context, appID, subject string, at time.Time) ([]storage.RefreshToken, error) {
 	var ts []storage.RefreshToken
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var err error
-		ts, err = queryAll(ctx, tx, scanRefresh, `SELECT `+refreshColumns+` FROM refresh_tokens
+		ts, err = queries.QueryRefresh(ctx, tx, `SELECT `+sqlstore.RefreshColumns+` FROM refresh_tokens
 			WHERE app_id = ? AND subject = ? AND revoked_at = 0 ORDER BY family_id, created_at, hash`, appID, subject)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = ?
-			WHERE app_id = ? AND subject = ? AND revoked_at = 0`, nanos(at), appID, subject)
+		_, err = tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = ?
+			WHERE app_id = ? AND subject = ? AND revoked_at = 0`, sqlstore.Nanos(at), appID, subject)
 		return err
 	})
 	if err != nil {
@@ -147,19 +114,13 @@ func (s *Store) RevokeSubjectFamilies(ctx context.Context, appID, subject string
 // teach anything: those past both their idle and their family expiry, and
 // those of revoked families past their idle expiry.
 func (s *Store) SweepRefreshTokens(ctx context.Context, now time.Time) (int, error) {
-	var n int64
-	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		t := nanos(now)
-		res, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens
-			WHERE expires_at < ? AND (family_expires_at < ? OR revoked_at <> 0)`, t, t)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+	var n int
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) (err error) {
+		n, err = queries.SweepRefreshTokens(ctx, tx, now)
 		return err
 	})
 	if err != nil {
 		return 0, s.wrap(err, "sweep refresh tokens")
 	}
-	return int(n), nil
+	return n, nil
 }

@@ -7,24 +7,13 @@ import (
 	"github.com/tokend/tokend/server/storage"
 )
 
-const revocationColumns = `app_id, kind, value, revoked_at, expires_at, reason`
-
-func scanRevocation(sc scanner) (storage.Revocation, error) {
-	var r storage.Revocation
-	err := sc.Scan(&r.AppID, &r.Kind, &r.Value, timeCol{&r.RevokedAt}, timeCol{&r.ExpiresAt}, &r.Reason)
-	return r, err
-}
-
 // AddRevocations stores rs in one transaction; an entry replaces a stored
 // one with the same app, kind and value only if it expires later.
 func (s *Store) AddRevocations(ctx context.Context, rs []storage.Revocation) error {
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		for _, r := range rs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (`+revocationColumns+`) VALUES (?, ?, ?, ?, ?, ?)
-				ON CONFLICT (app_id, kind, value) DO UPDATE SET revoked_at = excluded.revoked_at,
-				expires_at = excluded.expires_at, reason = excluded.reason
-				WHERE excluded.expires_at > revocations.expires_at`,
-				r.AppID, r.Kind, r.Value, nanos(r.RevokedAt), nanos(r.ExpiresAt), r.Reason); err != nil {
+			query, args := queries.AddRevocation(r)
+			if _, err := tx.Exec(ctx, query, args...); err != nil {
 				return err
 			}
 		}
@@ -38,8 +27,7 @@ func (s *Store) AddRevocations(ctx context.Context, rs []storage.Revocation) err
 
 // ListRevocations returns the entries that expire after now.
 func (s *Store) ListRevocations(ctx context.Context, now time.Time) ([]storage.Revocation, error) {
-	rs, err := queryAll(ctx, s.r, scanRevocation, `SELECT `+revocationColumns+` FROM revocations
-		WHERE expires_at > ? ORDER BY app_id, kind, value`, nanos(now))
+	rs, err := queries.ListRevocations(ctx, s.r, now)
 	if err != nil {
 		return nil, s.wrap(err, "list revocations")
 	}
@@ -48,17 +36,13 @@ func (s *Store) ListRevocations(ctx context.Context, now time.Time) ([]storage.R
 
 // SweepRevocations deletes the entries that expired before now.
 func (s *Store) SweepRevocations(ctx context.Context, now time.Time) (int, error) {
-	var n int64
-	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE expires_at < ?`, nanos(now))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+	var n int
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) (err error) {
+		n, err = queries.SweepRevocations(ctx, tx, now)
 		return err
 	})
 	if err != nil {
 		return 0, s.wrap(err, "sweep revocations")
 	}
-	return int(n), nil
+	return n, nil
 }

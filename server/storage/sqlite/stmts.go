@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+
+	"github.com/tokend/tokend/server/storage/sqlstore"
 )
 
 // Prepared statements.
@@ -15,7 +17,8 @@ import (
 // SQLite's parser. The Store instead runs its queries through statements
 // prepared once per connection and kept (database/sql keeps a prepared
 // statement per connection; the Store's connections live as long as it
-// does). Queries are the constant SQL texts of this package, so the cache
+// does). Queries are constant SQL texts (of this package and of
+// sqlstore), so the cache
 // stays small; it is bounded anyway, and a text past the bound runs
 // unprepared as before.
 
@@ -102,66 +105,101 @@ func (c *stmtCache) close() error {
 	return errors.Join(errs...)
 }
 
-// wtx is a write transaction of the writer: a *sql.Tx whose queries run
-// through the write pool's prepared statements.
+// wtx is a write transaction of the writer, as a sqlstore.DB: a *sql.Tx
+// whose statements run through the write pool's prepared statements. With
+// no stmts (migrations), they run unprepared.
 type wtx struct {
-	*sql.Tx
+	tx    *sql.Tx
 	stmts *stmtCache
 }
 
+var _ sqlstore.DB = (*wtx)(nil)
+
 func (t *wtx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
 	st := t.stmts.get(query)
 	if st == nil {
 		t.stmts.want(query)
 		return nil
 	}
-	return t.Tx.StmtContext(ctx, st) // the connection's prepared statement, closed with the transaction
+	return t.tx.StmtContext(ctx, st) // the connection's prepared statement, closed with the transaction
 }
 
-// ExecContext runs query with args in the transaction.
-func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+// Exec runs a statement in the transaction.
+func (t *wtx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	if st := t.stmt(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
+		return rowsAffected(st.ExecContext(ctx, args...))
 	}
-	return t.Tx.ExecContext(ctx, query, args...)
+	return rowsAffected(t.tx.ExecContext(ctx, query, args...))
 }
 
-// QueryContext runs query with args in the transaction.
-func (t *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+// Query runs a query in the transaction.
+func (t *wtx) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
 	if st := t.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+		return asRows(st.QueryContext(ctx, args...))
 	}
-	return t.Tx.QueryContext(ctx, query, args...)
+	return asRows(t.tx.QueryContext(ctx, query, args...))
 }
 
-// QueryRowContext runs query with args in the transaction.
-func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+// QueryRow runs a query of one row in the transaction.
+func (t *wtx) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return t.Tx.QueryRowContext(ctx, query, args...)
+	return t.tx.QueryRowContext(ctx, query, args...)
 }
 
-// readDB is the read pool, whose queries run through prepared statements.
+// readDB is the read pool, as a sqlstore.DB whose statements run through
+// prepared statements.
 type readDB struct {
 	*sql.DB
 	stmts *stmtCache
 }
 
+var _ sqlstore.DB = (*readDB)(nil)
+
 func newReadDB(db *sql.DB) *readDB { return &readDB{DB: db, stmts: newStmtCache(db)} }
 
-// QueryContext runs query with args.
-func (r *readDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+// Exec runs a statement (the pool is read-only: a statement that writes
+// fails).
+func (r *readDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	if st := r.stmts.prepare(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+		return rowsAffected(st.ExecContext(ctx, args...))
 	}
-	return r.DB.QueryContext(ctx, query, args...)
+	return rowsAffected(r.DB.ExecContext(ctx, query, args...))
 }
 
-// QueryRowContext runs query with args.
-func (r *readDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+// Query runs a query.
+func (r *readDB) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	if st := r.stmts.prepare(ctx, query); st != nil {
+		return asRows(st.QueryContext(ctx, args...))
+	}
+	return asRows(r.DB.QueryContext(ctx, query, args...))
+}
+
+// QueryRow runs a query of one row.
+func (r *readDB) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
 	if st := r.stmts.prepare(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return r.DB.QueryRowContext(ctx, query, args...)
+}
+
+// rowsAffected returns what an Exec returns.
+func rowsAffected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// asRows returns what a Query returns (never a nil *sql.Rows in a non-nil
+// interface).
+func asRows(rows *sql.Rows, err error) (sqlstore.Rows, error) {
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
 }

@@ -16,6 +16,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/tokend/tokend/server/storage"
+	"github.com/tokend/tokend/server/storage/sqlstore"
 )
 
 var _ storage.Store = (*Store)(nil)
@@ -171,7 +172,11 @@ func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 }
 
 // wrap adds context to err and maps driver errors to the storage sentinels.
+// The error of a caller's callback is returned as is.
 func (s *Store) wrap(err error, format string, args ...any) error {
+	if fnErr, ok := sqlstore.FromCallback(err); ok {
+		return fnErr
+	}
 	return fmt.Errorf("sqlite: %s: %w", fmt.Sprintf(format, args...), s.classify(err))
 }
 
@@ -199,33 +204,4 @@ func hasCode(err error, code int) bool {
 func isBusy(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
-}
-
-// querier is a *sql.DB or a *sql.Tx.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// scanner is a *sql.Row or *sql.Rows.
-type scanner interface {
-	Scan(dest ...any) error
-}
-
-// queryAll runs a query on q and scans every row with scan.
-func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

@@ -175,27 +175,27 @@ func (w *writer) commit(ops []*writeOp) []error {
 	if err != nil {
 		return fail(err)
 	}
-	tx := &wtx{Tx: sqlTx, stmts: w.stmts}
+	tx := &wtx{tx: sqlTx, stmts: w.stmts}
 	w.commits.Add(1)
 	w.ops.Add(int64(len(ops)))
 	if len(ops) == 1 { // alone: no savepoint needed
 		op := ops[0]
 		if err := op.fn(context.WithoutCancel(op.ctx), tx); err != nil {
-			_ = tx.Rollback() // fn's error is the one that matters
+			_ = sqlTx.Rollback() // fn's error is the one that matters
 			return fail(err)
 		}
-		return fail(tx.Commit())
+		return fail(sqlTx.Commit())
 	}
 	ok := 0
 	for i, op := range ops {
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT op`); err != nil {
-			_ = tx.Rollback()
+		if _, err := tx.Exec(ctx, `SAVEPOINT op`); err != nil {
+			_ = sqlTx.Rollback()
 			return fail(err)
 		}
 		if errs[i] = op.fn(context.WithoutCancel(op.ctx), tx); errs[i] == nil {
 			ok++
-			if _, err := tx.ExecContext(ctx, `RELEASE op`); err != nil {
-				_ = tx.Rollback()
+			if _, err := tx.Exec(ctx, `RELEASE op`); err != nil {
+				_ = sqlTx.Rollback()
 				return fail(err)
 			}
 			continue
@@ -203,12 +203,12 @@ func (w *writer) commit(ops []*writeOp) []error {
 		// Undo this op only. When SQLite already rolled the whole
 		// transaction back (an I/O error, a full disk), the savepoint is
 		// gone and the batch fails as a whole: none of it was written.
-		_, rbErr := tx.ExecContext(ctx, `ROLLBACK TO op`)
+		_, rbErr := tx.Exec(ctx, `ROLLBACK TO op`)
 		if rbErr == nil {
-			_, rbErr = tx.ExecContext(ctx, `RELEASE op`)
+			_, rbErr = tx.Exec(ctx, `RELEASE op`)
 		}
 		if rbErr != nil {
-			_ = tx.Rollback()
+			_ = sqlTx.Rollback()
 			own := errs[i]
 			fail(fmt.Errorf("batch rolled back: %w", rbErr))
 			errs[i] = errors.Join(own, rbErr)
@@ -216,10 +216,10 @@ func (w *writer) commit(ops []*writeOp) []error {
 		}
 	}
 	if ok == 0 {
-		_ = tx.Rollback()
+		_ = sqlTx.Rollback()
 		return errs
 	}
-	if err := tx.Commit(); err != nil {
+	if err := sqlTx.Commit(); err != nil {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err

@@ -2,7 +2,10 @@
 // behaviour documented in package storage, including atomic read-modify-write
 // under concurrency (16 concurrent UpdateApp and UpdateKeys, 32 concurrent
 // RotateRefreshToken of one token), as subtests that each backend runs with
-// Run, each on a fresh store.
+// Run, each on a fresh store. RunShared holds the tests of several Stores
+// on one database, as processes or replicas share it: reopening, opening
+// concurrently (migrations applied once), rotations and read-modify-writes
+// racing through two Stores, and a revocation racing a rotation.
 //
 // Where package storage leaves a detail open, the suite fixes the answer so
 // that every backend gives the same one:
