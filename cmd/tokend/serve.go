@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/tokend/tokend/server"
-	"github.com/tokend/tokend/server/gctune"
+	"github.com/tokend/tokend/server/gcfloor"
 )
 
 // env returns the TOKEND_* environment value of name, or def.
@@ -30,9 +30,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(h)
-	if t := gctune.Start(o.gcHeadroom); t != nil {
-		defer t.Stop()
-		log.Debug("garbage collector headroom set", "bytes", t.Headroom())
+	if f := gcfloor.Start(o.gcHeapFloor); f != nil {
+		defer f.Stop()
+		log.Debug("garbage collector heap floor set", "bytes", f.Bytes())
 	}
 	srv, err := server.New(ctx, o.cfg, log, server.WithVersion(version))
 	if err != nil {

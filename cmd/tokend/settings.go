@@ -16,13 +16,13 @@ type serveOptions struct {
 	cfg       server.Config
 	logLevel  string
 	logFormat string
-	// gcHeadroom is the least the heap grows between two garbage
-	// collections (package gctune); 0 leaves GOGC alone.
-	gcHeadroom uint64
+	// gcHeapFloor is the heap size below which the garbage collector
+	// does not start a cycle (package gcfloor); 0 leaves GOGC alone.
+	gcHeapFloor uint64
 }
 
 func defaultServeOptions() serveOptions {
-	return serveOptions{cfg: server.DefaultConfig(), logLevel: "info", logFormat: "json", gcHeadroom: 32 << 20}
+	return serveOptions{cfg: server.DefaultConfig(), logLevel: "info", logFormat: "json", gcHeapFloor: 32 << 20}
 }
 
 // setting is the one definition of a configuration setting. Its name is
@@ -148,8 +148,8 @@ var settings = []setting{
 		field: func(o *serveOptions) value { return (*boolValue)(&o.cfg.Pprof) }},
 
 	// Runtime.
-	{name: "gc-headroom", help: "least the heap grows between garbage collections (like 32MiB; GOGC=100 when the live heap is larger); 0, or GOGC set, leaves GOGC alone",
-		field: func(o *serveOptions) value { return (*bytesValue)(&o.gcHeadroom) }},
+	{name: "gc-heap-floor", help: "heap size the garbage collector lets the heap reach before a cycle (like 32MiB); 0, or GOGC set, leaves GOGC alone",
+		field: func(o *serveOptions) value { return (*bytesValue)(&o.gcHeapFloor) }},
 }
 
 // The field types as flag values.
