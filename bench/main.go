@@ -86,6 +86,9 @@ func main() {
 		for _, id := range strings.Split(v, ",") {
 			cfg.only[strings.TrimSpace(id)] = true
 		}
+		if cfg.only["validate-half-rps"] { // its rate is half of this one's
+			cfg.only["validate-repeated"] = true
+		}
 	}
 	cfg.tokendFlags = strings.Fields(os.Getenv("BENCH_TOKEND_FLAGS"))
 	if cfg.outDir = os.Getenv("BENCH_OUT"); cfg.outDir != "" {
