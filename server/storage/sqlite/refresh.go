@@ -64,13 +64,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, usedAt t
 		old.UsedAt, old.IdempotencyKey, old.Replay = usedAt, idempotencyKey, replay
 		return nil
 	})
-	switch {
-	case errors.Is(err, storage.ErrRefreshUsed), errors.Is(err, storage.ErrConflict):
-		return old, s.wrap(err, "rotate refresh token of family %q", old.FamilyID)
-	case err != nil:
-		return storage.RefreshToken{}, s.wrap(err, "rotate refresh token")
-	}
-	return old, nil
+	return sqlstore.RotationOutcome(old, err, s.wrap)
 }
 
 // RevokeFamily marks every token of a family revoked at `at`, unless it

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/tokend/tokend/server/storage"
@@ -73,6 +74,20 @@ func RotationRefused(t storage.RefreshToken) error {
 		return storage.ErrRefreshUsed
 	}
 	return nil
+}
+
+// RotationOutcome is what RotateRefreshToken returns once its transaction
+// ended with err: the old token (as rotated, or as found when the
+// rotation was refused: used or revoked), with err wrapped by the
+// backend's wrap.
+func RotationOutcome(old storage.RefreshToken, err error, wrap func(err error, format string, args ...any) error) (storage.RefreshToken, error) {
+	switch {
+	case errors.Is(err, storage.ErrRefreshUsed), errors.Is(err, storage.ErrConflict):
+		return old, wrap(err, "rotate refresh token of family %q", old.FamilyID)
+	case err != nil:
+		return storage.RefreshToken{}, wrap(err, "rotate refresh token")
+	}
+	return old, nil
 }
 
 // RevokeFamily marks every token of a family revoked at `at`, unless it
