@@ -60,7 +60,10 @@ func garbage(n int) uint64 {
 
 // TestFloorCutsCollections: with a 64 MiB floor, allocating 512 MiB of
 // garbage on a heap of a few MiB takes about eight collections, against
-// more than a hundred at GOGC=100; Stop restores GOGC.
+// more than a hundred at GOGC=100 on an idle machine; Stop restores GOGC.
+// The count without the floor is only logged: when other processes hold
+// the cores, each cycle runs long and the heap overshoots its goal, so
+// it can drop to a dozen.
 func TestFloorCutsCollections(t *testing.T) {
 	if _, ok := os.LookupEnv("GOGC"); ok {
 		t.Skip("GOGC is set: the floor leaves it alone")
@@ -74,23 +77,27 @@ func TestFloorCutsCollections(t *testing.T) {
 		t.Fatal("Start returned nil without GOGC set")
 	}
 	t.Cleanup(f.Stop)
-	runtime.GC() // the first cycle the hook sees
+	// The goal follows the live heap of the last collection, and the
+	// hook runs after a collection, on its own goroutine: a collection
+	// that ran during the storm above saw objects allocated while it
+	// marked as live, so the first goal may be lower. Collect until the
+	// hook has seen a quiet heap.
 	deadline := time.Now().Add(5 * time.Second)
-	for readUint("/gc/gogc:percent") <= 100 {
-		if time.Now().After(deadline) {
-			t.Fatalf("GOGC still %d after a collection with a 64 MiB floor", readUint("/gc/gogc:percent"))
-		}
+	for {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
-	}
-	goal := readUint("/gc/heap/goal:bytes")
-	if goal < 60<<20 || goal > 72<<20 {
-		t.Errorf("heap goal %d MiB with a 64 MiB floor", goal>>20)
+		goal := readUint("/gc/heap/goal:bytes")
+		if goal >= 60<<20 && goal <= 72<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("heap goal %d MiB (GOGC %d) with a 64 MiB floor", goal>>20, readUint("/gc/gogc:percent"))
+		}
 	}
 	floored := garbage(total)
 	t.Logf("collections for %d MiB of garbage: %d at GOGC=100, %d with a 64 MiB floor (GOGC %d)", total>>20, plain, floored, f.Percent())
-	if floored == 0 || floored*4 > plain {
-		t.Errorf("the floor did not cut collections: %d with it, %d without", floored, plain)
+	if want := uint64(2 * total / (64 << 20)); floored == 0 || floored > want {
+		t.Errorf("%d collections with a 64 MiB floor, want 1..%d", floored, want)
 	}
 
 	f.Stop()
