@@ -2,6 +2,7 @@ package token
 
 import (
 	"crypto"
+	"encoding/binary"
 	"hash/maphash"
 	"maps"
 	"slices"
@@ -53,92 +54,240 @@ func WithCache(entries int) ValidatorOption {
 
 const cacheShards = 16
 
-// cache maps tokens to valid verdicts. Entries are immutable once stored,
-// except for their CLOCK reference bit.
+// The cache is built to cost the garbage collector almost nothing, since
+// it is most of a busy server's live heap: an entry is a few scalars and
+// one string that packs the token and the strings of its verdict (see
+// pack), so marking 10 000 entries means marking 10 000 pointer-free
+// strings rather than walking 10 000 entries of claims, slices and keys.
+// The rare parts that hold pointers (extra claims; the app and key of a
+// KeySource that is not Generational) hang from a side pointer that is
+// nil otherwise. The index maps hashes to slot numbers and holds no
+// pointer either.
+
+// cache maps tokens to valid verdicts.
 type cache struct {
 	seed   maphash.Seed
 	shards [cacheShards]cacheShard
 }
 
 type cacheShard struct {
-	mu   sync.RWMutex
-	m    map[uint64]*cacheEntry // by maphash of the token
-	ring []*cacheEntry          // CLOCK ring, len <= capacity
-	cap  int
-	hand int
+	mu    sync.RWMutex
+	index map[uint64]int32 // by maphash of the token: slot number
+	slots []cacheSlot      // CLOCK ring, len <= cap
+	refs  []atomic.Bool    // CLOCK reference bits, by slot
+	cap   int
+	hand  int
 }
 
+// cacheSlot is one verdict. Times are Unix nanoseconds: a valid verdict's
+// instants all lie within a token lifetime of now.
+type cacheSlot struct {
+	hash     uint64
+	data     string // the token, then the strings of the verdict (pack)
+	tokenLen int32
+	hasNbf   bool
+	gen      uint64
+	iat      int64
+	nbf      int64
+	exp      int64
+	// The facts the verdict rests on, judged again on each hit.
+	validFrom int64 // earliest instant the time rules allow
+	validTo   int64 // first instant they no longer allow
+	side      *cacheSide
+}
+
+// cacheSide holds what only some verdicts need.
+type cacheSide struct {
+	extra map[string]any
+	// The app and the key the verdict was reached with, for a KeySource
+	// that is not Generational.
+	key VerifyKey
+	app AppPolicy
+}
+
+// cacheEntry is a verdict as the cache takes and gives it.
 type cacheEntry struct {
 	token string
-	hash  uint64
-	slot  int // index in ring
 	res   Result
-	// The facts the verdict rests on, judged again on each hit.
-	gen       uint64
-	key       VerifyKey
-	app       AppPolicy
-	validFrom time.Time // earliest instant the time rules allow
-	validTo   time.Time // first instant they no longer allow
-	ref       atomic.Bool
+	gen   uint64
+	// Kept only for a KeySource that is not Generational.
+	key     VerifyKey
+	app     AppPolicy
+	trusted bool // key and app are set
+
+	validFrom time.Time
+	validTo   time.Time
 }
+
+// pack encodes the token and the strings of a valid verdict into one
+// string: the token, then for each of iss, sub, aid, jti, kid and each
+// audience its length as a uvarint and its bytes, the audiences preceded
+// by their count.
+func pack(token string, r *Result) string {
+	c := &r.Claims
+	n := len(token) + len(c.Issuer) + len(c.Subject) + len(c.AppID) + len(c.ID) + len(r.KeyID) + 6*binary.MaxVarintLen32
+	for _, a := range c.Audience {
+		n += len(a) + binary.MaxVarintLen32
+	}
+	b := make([]byte, 0, n)
+	b = append(b, token...)
+	for _, s := range [...]string{c.Issuer, c.Subject, c.AppID, c.ID, r.KeyID} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.Audience)))
+	for _, a := range c.Audience {
+		b = binary.AppendUvarint(b, uint64(len(a)))
+		b = append(b, a...)
+	}
+	return string(b)
+}
+
+// unpack is the inverse of pack: the strings are substrings of data, the
+// audience a new slice.
+func unpack(data string, tokenLen int, r *Result) {
+	rest := data[tokenLen:]
+	next := func() string {
+		l, n := uvarint(rest)
+		s := rest[n : n+int(l)]
+		rest = rest[n+int(l):]
+		return s
+	}
+	c := &r.Claims
+	c.Issuer, c.Subject, c.AppID, c.ID, r.KeyID = next(), next(), next(), next(), next()
+	count, n := uvarint(rest)
+	rest = rest[n:]
+	if count > 0 {
+		c.Audience = make([]string, count)
+		for i := range c.Audience {
+			c.Audience[i] = next()
+		}
+	}
+}
+
+// uvarint reads a uvarint written by pack.
+func uvarint(s string) (uint64, int) {
+	var x uint64
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b < 0x80 {
+			return x | uint64(b)<<(7*i), i + 1
+		}
+		x |= uint64(b&0x7f) << (7 * i)
+	}
+	return x, len(s) // not reached: pack wrote s
+}
+
+// nanos is t in Unix nanoseconds, and whether it is in the range they
+// can hold (years 1678 to 2262).
+func nanos(t time.Time) (int64, bool) {
+	if y := t.Year(); y < 1680 || y > 2260 {
+		return 0, false
+	}
+	return t.UnixNano(), true
+}
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 func newCache(entries int) *cache {
 	c := &cache{seed: maphash.MakeSeed()}
 	per := max(1, (entries+cacheShards-1)/cacheShards)
 	for i := range c.shards {
-		c.shards[i] = cacheShard{m: make(map[uint64]*cacheEntry), cap: per}
+		c.shards[i] = cacheShard{index: make(map[uint64]int32), cap: per}
 	}
 	return c
 }
 
 func (c *cache) shard(h uint64) *cacheShard { return &c.shards[h%cacheShards] }
 
-// get returns the entry of raw, or nil.
-func (c *cache) get(raw string) *cacheEntry {
+// get returns the verdict on raw, or false.
+func (c *cache) get(raw string) (cacheEntry, bool) {
 	h := maphash.String(c.seed, raw)
 	s := c.shard(h)
 	s.mu.RLock()
-	e := s.m[h]
+	i, ok := s.index[h]
+	var sl cacheSlot
+	if ok {
+		sl = s.slots[i]
+		if ref := &s.refs[i]; !ref.Load() {
+			ref.Store(true)
+		}
+	}
 	s.mu.RUnlock()
-	if e == nil || e.token != raw {
-		return nil
+	if !ok || sl.data[:sl.tokenLen] != raw {
+		return cacheEntry{}, false
 	}
-	if !e.ref.Load() {
-		e.ref.Store(true)
+	e := cacheEntry{
+		token:     raw,
+		gen:       sl.gen,
+		validFrom: fromNanos(sl.validFrom),
+		validTo:   fromNanos(sl.validTo),
 	}
-	return e
+	unpack(sl.data, int(sl.tokenLen), &e.res)
+	cl := &e.res.Claims
+	cl.IssuedAt, cl.ExpiresAt = fromNanos(sl.iat), fromNanos(sl.exp)
+	if sl.hasNbf {
+		cl.NotBefore = fromNanos(sl.nbf)
+	}
+	if side := sl.side; side != nil {
+		cl.Extra = side.extra
+		e.key, e.app, e.trusted = side.key, side.app, side.key.Public != nil
+	}
+	return e, true
 }
 
-// put stores e, replacing the entry of the same token or evicting one
-// that was not used since the hand last passed.
+// put stores e, replacing the verdict of the token with the same hash or
+// evicting one that was not used since the hand last passed. It stores
+// nothing when e's instants are out of range.
 func (c *cache) put(e *cacheEntry) {
-	e.hash = maphash.String(c.seed, e.token)
-	s := c.shard(e.hash)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.m[e.hash]; ok {
-		e.slot = old.slot
-		s.ring[e.slot] = e
-		s.m[e.hash] = e
+	cl := &e.res.Claims
+	sl := cacheSlot{
+		hash:     maphash.String(c.seed, e.token),
+		data:     pack(e.token, &e.res),
+		tokenLen: int32(len(e.token)),
+		gen:      e.gen,
+	}
+	ok := [5]bool{}
+	sl.iat, ok[0] = nanos(cl.IssuedAt)
+	sl.exp, ok[1] = nanos(cl.ExpiresAt)
+	sl.validFrom, ok[2] = nanos(e.validFrom)
+	sl.validTo, ok[3] = nanos(e.validTo)
+	ok[4] = true
+	if !cl.NotBefore.IsZero() {
+		sl.hasNbf = true
+		sl.nbf, ok[4] = nanos(cl.NotBefore)
+	}
+	if ok != [5]bool{true, true, true, true, true} {
 		return
 	}
-	if len(s.ring) < s.cap {
-		e.slot = len(s.ring)
-		s.ring = append(s.ring, e)
-		s.m[e.hash] = e
+	if cl.Extra != nil || e.trusted {
+		sl.side = &cacheSide{extra: cl.Extra, key: e.key, app: e.app}
+	}
+
+	s := c.shard(sl.hash)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.index[sl.hash]; ok {
+		s.slots[i] = sl
+		return
+	}
+	if len(s.slots) < s.cap {
+		s.index[sl.hash] = int32(len(s.slots))
+		s.slots = append(s.slots, sl)
+		if len(s.refs) < len(s.slots) {
+			s.refs = append(s.refs, atomic.Bool{})
+		}
 		return
 	}
 	for {
-		victim := s.ring[s.hand]
-		if victim.ref.Swap(false) {
-			s.hand = (s.hand + 1) % len(s.ring)
+		if s.refs[s.hand].Swap(false) {
+			s.hand = (s.hand + 1) % len(s.slots)
 			continue
 		}
-		delete(s.m, victim.hash)
-		e.slot = s.hand
-		s.ring[s.hand] = e
-		s.m[e.hash] = e
-		s.hand = (s.hand + 1) % len(s.ring)
+		delete(s.index, s.slots[s.hand].hash)
+		s.slots[s.hand] = sl
+		s.index[sl.hash] = int32(s.hand)
+		s.hand = (s.hand + 1) % len(s.slots)
 		return
 	}
 }
@@ -149,7 +298,7 @@ func (c *cache) len() int {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.RLock()
-		n += len(s.m)
+		n += len(s.index)
 		s.mu.RUnlock()
 	}
 	return n
@@ -166,8 +315,8 @@ func (v *Validator) generation() uint64 {
 // recall answers raw from the cache. ok is false when the cache cannot
 // answer: the token must then be judged in full.
 func (v *Validator) recall(raw string, want Expect) (Result, bool) {
-	e := v.cache.get(raw)
-	if e == nil || !v.stillTrusted(e) {
+	e, ok := v.cache.get(raw)
+	if !ok || !v.stillTrusted(&e) {
 		return Result{}, false
 	}
 	now := v.now()
@@ -176,14 +325,13 @@ func (v *Validator) recall(raw string, want Expect) (Result, bool) {
 	}
 	// Every rule up to the audience held when the verdict was reached, and
 	// still holds; what is left gives the answer the full rules would.
-	cl := &e.res.Claims
+	res := e.res
+	cl := &res.Claims
 	if want.AppID != "" && cl.AppID != want.AppID {
 		return refuse(ReasonAppMismatch, appMismatch(cl.AppID, want.AppID)), true
 	}
-	res := e.res
-	res.Claims.Audience = slices.Clone(cl.Audience)
 	if cl.Extra != nil {
-		res.Claims.Extra = maps.Clone(cl.Extra)
+		cl.Extra = maps.Clone(cl.Extra)
 	}
 	if want.Audience != "" && !slices.Contains(cl.Audience, want.Audience) {
 		return res.refused(ReasonAudienceMismatch, audienceMismatch(want.Audience)), true
@@ -199,6 +347,9 @@ func (v *Validator) stillTrusted(e *cacheEntry) bool {
 	if g, ok := v.keys.(Generational); ok {
 		return g.Generation() == e.gen
 	}
+	if !e.trusted {
+		return false
+	}
 	app, ok := v.keys.App(e.app.ID)
 	if !ok || app != e.app {
 		return false
@@ -213,9 +364,12 @@ func (v *Validator) stillTrusted(e *cacheEntry) bool {
 
 // remember caches a valid verdict reached at now under generation gen.
 func (v *Validator) remember(raw string, res Result, key VerifyKey, app AppPolicy, cs *claimSet, gen uint64, now time.Time) {
-	e := &cacheEntry{token: raw, res: res, gen: gen, key: key, app: app}
-	// The caller owns res: keep copies of what it could change.
-	e.res.Claims.Audience = slices.Clone(res.Claims.Audience)
+	e := &cacheEntry{token: raw, res: res, gen: gen}
+	if _, ok := v.keys.(Generational); !ok {
+		e.key, e.app, e.trusted = key, app, key.Public != nil
+	}
+	// The caller owns res: keep a copy of what it could change (pack
+	// copies the strings and the audience).
 	if res.Claims.Extra != nil {
 		e.res.Claims.Extra = maps.Clone(res.Claims.Extra)
 	}

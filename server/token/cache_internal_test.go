@@ -2,14 +2,21 @@ package token
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestCacheBoundedClock: the cache never holds more than its capacity, and
 // CLOCK gives entries used since the hand last passed a second chance.
 func TestCacheBoundedClock(t *testing.T) {
 	c := newCache(cacheShards * 4) // 4 per shard
-	put := func(tok string) { c.put(&cacheEntry{token: tok}) }
+	now := time.Now()
+	put := func(tok string) {
+		c.put(&cacheEntry{token: tok, validFrom: now, validTo: now.Add(time.Hour), res: Result{Claims: Claims{IssuedAt: now, ExpiresAt: now.Add(time.Hour)}}})
+	}
+	has := func(tok string) bool { _, ok := c.get(tok); return ok }
 	var hot []string
 	for i := range 1000 {
 		tok := fmt.Sprintf("token-%d", i)
@@ -18,7 +25,7 @@ func TestCacheBoundedClock(t *testing.T) {
 			hot = append(hot, tok)
 		}
 		for _, h := range hot { // used all along: never evicted
-			if i >= len(hot) && c.get(h) == nil {
+			if i >= len(hot) && !has(h) {
 				t.Fatalf("after %d puts the hot entry %s is gone", i+1, h)
 			}
 		}
@@ -26,7 +33,7 @@ func TestCacheBoundedClock(t *testing.T) {
 			t.Fatalf("after %d puts the cache holds %d entries, capacity %d", i+1, n, cacheShards*4)
 		}
 	}
-	if c.get("token-999") == nil {
+	if !has("token-999") {
 		t.Error("the last entry put is missing")
 	}
 	// Replacing an entry keeps one entry for it.
@@ -34,5 +41,28 @@ func TestCacheBoundedClock(t *testing.T) {
 	put("token-999")
 	if c.len() != n {
 		t.Errorf("putting an existing token again: %d entries, was %d", c.len(), n)
+	}
+}
+
+// TestPackRoundTrip: unpack gives back every string pack was given, also
+// empty ones, long ones (multi-byte lengths) and any number of audiences.
+func TestPackRoundTrip(t *testing.T) {
+	long := strings.Repeat("é", 300)
+	for _, r := range []Result{
+		{},
+		{KeyID: "k1", Claims: Claims{Issuer: "tokend", Subject: "user-1", AppID: "app_1", ID: "jti"}},
+		{KeyID: long, Claims: Claims{Issuer: "", Subject: long, AppID: "a", Audience: []string{"", long, "svc"}}},
+		{Claims: Claims{Audience: []string{"one"}}},
+	} {
+		tok := "header.payload." + long
+		data := pack(tok, &r)
+		if data[:len(tok)] != tok {
+			t.Fatalf("pack does not start with the token")
+		}
+		var got Result
+		unpack(data, len(tok), &got)
+		if !reflect.DeepEqual(got, r) {
+			t.Errorf("unpack(pack(%+v)) = %+v", r, got)
+		}
 	}
 }
