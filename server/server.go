@@ -213,7 +213,7 @@ func (s *Server) build(ctx context.Context, kek *keys.KEK) error {
 	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.ForceServerCodecV2(tokenapi.Codec()),
 		grpc.NumStreamWorkers(StreamWorkers()), // workers.go
-		grpc.ChainUnaryInterceptor(append(unary, observe, tokenapi.RejectInvalidUTF8)...),
+		grpc.UnaryInterceptor(interceptor.ChainUnary(append(unary, observe, tokenapi.RejectInvalidUTF8)...)),
 		grpc.ChainStreamInterceptor(append(stream, tokenapi.RejectInvalidUTF8Stream)...),
 	}, transport...)...)
 	tokendv1.RegisterTokenServiceServer(s.grpc, s.enableWatch(tokenapi.NewTokenServer(issuer, validator, s.registry, refresher, s.now, s.log), deny))

@@ -55,13 +55,23 @@ type Options struct {
 // PublicService reports whether a full method name belongs to a service
 // that needs no credential: gRPC health and server reflection.
 func PublicService(fullMethod string) bool {
-	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") ||
-		strings.HasPrefix(fullMethod, "/grpc.reflection.v1.ServerReflection/") ||
-		strings.HasPrefix(fullMethod, "/grpc.reflection.v1alpha.ServerReflection/")
+	service, _, _ := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
+	return publicServiceName(service)
 }
 
+// publicServiceName is PublicService by the service's name alone.
+func publicServiceName(service string) bool {
+	switch service {
+	case "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection":
+		return true
+	}
+	return false
+}
+
+// needsAuth matches by the service name: CallMeta.FullMethod would
+// format the name again on every call.
 var needsAuth = selector.MatchFunc(func(_ context.Context, m interceptors.CallMeta) bool {
-	return !PublicService(m.FullMethod())
+	return !publicServiceName(m.Service)
 })
 
 // Stage names, outermost first.

@@ -121,16 +121,11 @@ func callerOf(ctx context.Context) string {
 	return s
 }
 
-// callUnary runs the chain the way grpc.ChainUnaryInterceptor does.
+// callUnary runs the chain as the server does (ChainUnary).
 func (tc *testChain) callUnary(method string, h grpc.UnaryHandler) error {
 	info := &grpc.UnaryServerInfo{FullMethod: method}
-	next := h
-	for i := len(tc.unary) - 1; i >= 0; i-- {
-		ic, inner := tc.unary[i], next
-		next = func(ctx context.Context, req any) (any, error) { return ic(ctx, req, info, inner) }
-	}
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(RequestIDHeader, "req-1"))
-	_, err := next(ctx, struct{}{})
+	_, err := ChainUnary(tc.unary...)(ctx, struct{}{}, info, h)
 	return err
 }
 
