@@ -106,17 +106,27 @@ func reasonToProto(r token.Reason) tokendv1.InvalidReason {
 	return invalidReasons[r]
 }
 
-func claimsToProto(c token.Claims) (*tokendv1.Claims, error) {
-	out := &tokendv1.Claims{
-		Subject: c.Subject, AppId: c.AppID, Issuer: c.Issuer, Audience: c.Audience,
-		IssuedAt: ts(c.IssuedAt), NotBefore: ts(c.NotBefore), ExpiresAt: ts(c.ExpiresAt), TokenId: c.ID,
-	}
+// claimsInto fills out with c, its timestamps pointing into times.
+func claimsInto(c token.Claims, out *tokendv1.Claims, times *[3]timestamppb.Timestamp) error {
+	out.Subject, out.AppId, out.Issuer, out.Audience, out.TokenId = c.Subject, c.AppID, c.Issuer, c.Audience, c.ID
+	out.IssuedAt = tsInto(c.IssuedAt, &times[0])
+	out.NotBefore = tsInto(c.NotBefore, &times[1])
+	out.ExpiresAt = tsInto(c.ExpiresAt, &times[2])
 	if len(c.Extra) > 0 {
 		extra, err := structpb.NewStruct(c.Extra)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out.Extra = extra
 	}
-	return out, nil
+	return nil
+}
+
+// tsInto is ts writing into *into: nil for the zero time.
+func tsInto(t time.Time, into *timestamppb.Timestamp) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	into.Seconds, into.Nanos = t.Unix(), int32(t.Nanosecond())
+	return into
 }
