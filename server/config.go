@@ -77,7 +77,7 @@ type Config struct {
 	// ValidationCacheSize is how many valid tokens ValidateToken and
 	// ext_authz Check remember, so that a token seen again is answered
 	// without verifying its signature (token.WithCache; docs/benchmarks.md);
-	// 0 disables the cache. About 1 KiB per entry.
+	// 0 disables the cache. About 300 bytes per entry.
 	ValidationCacheSize int
 	// Pprof serves net/http/pprof under /debug/pprof/ on the HTTP port.
 	// Off by default: profiles show internals and cost CPU while taken.

@@ -86,7 +86,7 @@ var settings = []setting{
 		field: func(o *serveOptions) value { return (*durationValue)(&o.cfg.JWKSMaxAge) }},
 	{name: "key-check-interval", help: "how often key states are written back, scheduled rotations run and other replicas' key changes are picked up",
 		field: func(o *serveOptions) value { return (*durationValue)(&o.cfg.KeyCheckInterval) }},
-	{name: "validation-cache-size", help: "valid tokens remembered by ValidateToken and ext_authz Check, ~1 KiB each; 0 disables",
+	{name: "validation-cache-size", help: "valid tokens remembered by ValidateToken and ext_authz Check, ~300 bytes each; 0 disables",
 		field: func(o *serveOptions) value { return (*intValue)(&o.cfg.ValidationCacheSize) }},
 	{name: "extauthz-policy", help: "YAML/JSON per-route policy of the Envoy ext_authz Check API (docs/sidecar.md)",
 		field: func(o *serveOptions) value { return (*stringValue)(&o.cfg.ExtAuthzPolicy) }},
