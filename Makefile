@@ -144,7 +144,7 @@ bench: build $(GHZ) ## Load-test tokend with ghz against the gRPC floor; rewrite
 bench-micro: ## Micro-benchmarks of validating, issuing and the interceptor chain (allocs), benchstat against bench/micro-*before.txt.
 	go test -run '^$$' -bench . -benchmem -count 8 ./server/token/ | tee bench/micro-after.txt
 	go tool -modfile=tools/go.mod benchstat bench/micro-before.txt bench/micro-after.txt
-	go test -run '^$$' -bench AccessLog -benchmem -count 6 ./server/interceptor/ | tee bench/micro-chain-after.txt
+	go test -run '^$$' -bench 'AccessLog|Chaining' -benchmem -count 6 ./server/interceptor/ | tee bench/micro-chain-after.txt
 	go tool -modfile=tools/go.mod benchstat bench/micro-chain-before.txt bench/micro-chain-after.txt
 
 .PHONY: run
