@@ -233,6 +233,17 @@ func (b *bench) runHalfRPS(ctx context.Context) error {
 	for _, s := range []*scenario{b.halfRPS, b.halfBare} {
 		s.example.rps = half
 	}
+	// A warm-up at the same rate, as every scenario of the rounds has one:
+	// the rounds end with the write scenarios, whose aftermath (the
+	// runtime returning their memory, SQLite's checkpoint) would otherwise
+	// land in the first measured run.
+	if b.cfg.warmup > 0 {
+		for _, s := range []*scenario{b.halfRPS, b.halfBare} {
+			if _, err := b.ghz(ctx, "warmup-"+s.id, s.example, b.cfg.warmup); err != nil {
+				return err
+			}
+		}
+	}
 	for range b.cfg.runs { // interleaved, like the rounds
 		for _, s := range []*scenario{b.halfRPS, b.halfBare} {
 			res, err := b.ghz(ctx, s.id, s.example, b.cfg.duration)
