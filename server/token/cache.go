@@ -180,13 +180,15 @@ func uvarint(s string) (uint64, int) {
 	return x, len(s) // not reached: pack wrote s
 }
 
-// nanos is t in Unix nanoseconds, and whether it is in the range they
-// can hold (years 1678 to 2262).
-func nanos(t time.Time) (int64, bool) {
-	if y := t.Year(); y < 1680 || y > 2260 {
-		return 0, false
+// inNanosRange reports whether every instant that is not zero can be
+// held in Unix nanoseconds (years 1678 to 2262, with a margin).
+func inNanosRange(ts ...time.Time) bool {
+	for _, t := range ts {
+		if y := t.Year(); !t.IsZero() && (y < 1680 || y > 2260) {
+			return false
+		}
 	}
-	return t.UnixNano(), true
+	return true
 }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
@@ -252,18 +254,13 @@ func (c *cache) put(e *cacheEntry) {
 	cl := &e.res.Claims
 	sum, h := digest(e.token)
 	sl := cacheSlot{sum: sum, data: pack(&e.res), gen: e.gen}
-	ok := [5]bool{}
-	sl.iat, ok[0] = nanos(cl.IssuedAt)
-	sl.exp, ok[1] = nanos(cl.ExpiresAt)
-	sl.validFrom, ok[2] = nanos(e.validFrom)
-	sl.validTo, ok[3] = nanos(e.validTo)
-	ok[4] = true
-	if !cl.NotBefore.IsZero() {
-		sl.hasNbf = true
-		sl.nbf, ok[4] = nanos(cl.NotBefore)
-	}
-	if ok != [5]bool{true, true, true, true, true} {
+	if !inNanosRange(cl.IssuedAt, cl.ExpiresAt, cl.NotBefore, e.validFrom, e.validTo) {
 		return
+	}
+	sl.iat, sl.exp = cl.IssuedAt.UnixNano(), cl.ExpiresAt.UnixNano()
+	sl.validFrom, sl.validTo = e.validFrom.UnixNano(), e.validTo.UnixNano()
+	if !cl.NotBefore.IsZero() {
+		sl.hasNbf, sl.nbf = true, cl.NotBefore.UnixNano()
 	}
 	if cl.Extra != nil || e.trusted {
 		sl.side = &cacheSide{extra: cl.Extra, key: e.key, app: e.app}

@@ -61,3 +61,26 @@ func TestPackRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheSkipsInstantsOutOfRange: a verdict whose instants cannot be
+// held in Unix nanoseconds is not cached (it is judged in full each time).
+func TestCacheSkipsInstantsOutOfRange(t *testing.T) {
+	c := newCache(cacheShards)
+	now := time.Now()
+	far := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+	for name, e := range map[string]cacheEntry{
+		"exp":     {token: "a", validFrom: now, validTo: now.Add(time.Hour), res: Result{Claims: Claims{IssuedAt: now, ExpiresAt: far}}},
+		"validTo": {token: "b", validFrom: now, validTo: far, res: Result{Claims: Claims{IssuedAt: now, ExpiresAt: now.Add(time.Hour)}}},
+		"nbf":     {token: "c", validFrom: now, validTo: now.Add(time.Hour), res: Result{Claims: Claims{IssuedAt: now, NotBefore: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), ExpiresAt: now.Add(time.Hour)}}},
+	} {
+		c.put(&e)
+		if _, ok := c.get(e.token); ok {
+			t.Errorf("%s out of range: the verdict was cached", name)
+		}
+	}
+	ok := cacheEntry{token: "d", validFrom: now, validTo: now.Add(time.Hour), res: Result{Claims: Claims{IssuedAt: now, ExpiresAt: now.Add(time.Hour)}}}
+	c.put(&ok)
+	if got, found := c.get("d"); !found || !got.res.Claims.ExpiresAt.Equal(now.Add(time.Hour)) || !got.res.Claims.NotBefore.IsZero() {
+		t.Errorf("in range: get = %+v, %v", got.res.Claims, found)
+	}
+}
