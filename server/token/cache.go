@@ -56,19 +56,17 @@ func WithCache(entries int) ValidatorOption {
 
 const cacheShards = 16
 
-// The cache is built to cost the garbage collector little, since it is
-// most of a busy server's live heap: an entry is the token's SHA-256, a
-// few scalars and one string that packs the strings of its verdict (see
-// pack), so marking 10 000 entries means marking 10 000 small
-// pointer-free strings rather than walking 10 000 entries of claims,
-// slices and keys. Keeping the digest rather than the token keeps
-// entries small (~200 bytes instead of ~600 for an ES256 token) and
-// keeps bearer tokens out of the heap once judged; hashing costs ~0.3 µs
-// a lookup.
+// The cache is built to cost the garbage collector nothing, since it is
+// most of a busy server's live heap: an entry is a slot of scalars, the
+// token's SHA-256 and the strings of its verdict packed into a fixed
+// array inside the slot (see pack), so a shard's ring of slots and its
+// index hold no pointer at all and a mark phase skips them whatever the
+// number of entries. Keeping the digest rather than the token keeps
+// entries small (~250 bytes) and keeps bearer tokens out of the heap
+// once judged; hashing costs ~0.3 µs a lookup.
 // The rare parts that hold pointers (extra claims; the app and key of a
-// KeySource that is not Generational) hang from a side pointer that is
-// nil otherwise. The index maps hashes to slot numbers and holds no
-// pointer either.
+// KeySource that is not Generational; strings too long for the slot) sit
+// in a per-shard side table, by slot number, that is empty otherwise.
 
 // cache maps tokens, by their SHA-256, to valid verdicts.
 type cache struct {
@@ -80,28 +78,37 @@ type cacheShard struct {
 	index map[uint64]int32 // by the first 8 bytes of the digest: slot number
 	slots []cacheSlot      // CLOCK ring, len <= cap
 	refs  []atomic.Bool    // CLOCK reference bits, by slot
+	side  map[int32]*cacheSide
 	cap   int
 	hand  int
 }
 
-// cacheSlot is one verdict. Times are Unix nanoseconds: a valid verdict's
-// instants all lie within a token lifetime of now.
+// slotData is the room for a verdict's packed strings inside its slot:
+// enough for the claims tokend issues (issuer, a subject of up to ~60
+// bytes, app, token and key ids, a few audiences).
+const slotData = 166
+
+// cacheSlot is one verdict; it holds no pointer. Times are Unix
+// nanoseconds: a valid verdict's instants all lie within a token
+// lifetime of now.
 type cacheSlot struct {
-	sum    [sha256.Size]byte // of the token
-	data   string            // the strings of the verdict (pack)
-	hasNbf bool
-	gen    uint64
-	iat    int64
-	nbf    int64
-	exp    int64
+	sum [sha256.Size]byte // of the token
+	gen uint64
+	iat int64
+	nbf int64
+	exp int64
 	// The facts the verdict rests on, judged again on each hit.
 	validFrom int64 // earliest instant the time rules allow
 	validTo   int64 // first instant they no longer allow
-	side      *cacheSide
+	hasNbf    bool
+	hasSide   bool  // the shard's side table has an entry for the slot
+	n         uint8 // bytes of data used, when the strings fit
+	data      [slotData]byte
 }
 
 // cacheSide holds what only some verdicts need.
 type cacheSide struct {
+	data  string // the packed strings, when they do not fit in the slot
 	extra map[string]any
 	// The app and the key the verdict was reached with, for a KeySource
 	// that is not Generational.
@@ -123,16 +130,15 @@ type cacheEntry struct {
 	validTo   time.Time
 }
 
-// pack encodes the strings of a valid verdict into one string: for each
-// of iss, sub, aid, jti, kid and each audience its length as a uvarint
-// and its bytes, the audiences preceded by their count.
-func pack(r *Result) string {
+// pack encodes the strings of a valid verdict into one string (see
+// appendPacked).
+func pack(r *Result) string { return string(appendPacked(nil, r)) }
+
+// appendPacked appends the strings of a valid verdict to b: for each of
+// iss, sub, aid, jti, kid and each audience its length as a uvarint and
+// its bytes, the audiences preceded by their count.
+func appendPacked(b []byte, r *Result) []byte {
 	c := &r.Claims
-	n := len(c.Issuer) + len(c.Subject) + len(c.AppID) + len(c.ID) + len(r.KeyID) + 6*binary.MaxVarintLen32
-	for _, a := range c.Audience {
-		n += len(a) + binary.MaxVarintLen32
-	}
-	b := make([]byte, 0, n)
 	for _, s := range [...]string{c.Issuer, c.Subject, c.AppID, c.ID, r.KeyID} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -142,7 +148,7 @@ func pack(r *Result) string {
 		b = binary.AppendUvarint(b, uint64(len(a)))
 		b = append(b, a...)
 	}
-	return string(b)
+	return b
 }
 
 // unpack is the inverse of pack: the strings are substrings of data, the
@@ -218,8 +224,12 @@ func (c *cache) get(raw string) (cacheEntry, bool) {
 	s.mu.RLock()
 	i, ok := s.index[h]
 	var sl cacheSlot
+	var side *cacheSide
 	if ok {
 		sl = s.slots[i]
+		if sl.hasSide {
+			side = s.side[i]
+		}
 		if ref := &s.refs[i]; !ref.Load() {
 			ref.Store(true)
 		}
@@ -234,13 +244,17 @@ func (c *cache) get(raw string) (cacheEntry, bool) {
 		validFrom: fromNanos(sl.validFrom),
 		validTo:   fromNanos(sl.validTo),
 	}
-	unpack(sl.data, &e.res)
+	if side != nil && side.data != "" {
+		unpack(side.data, &e.res)
+	} else {
+		unpack(string(sl.data[:sl.n]), &e.res)
+	}
 	cl := &e.res.Claims
 	cl.IssuedAt, cl.ExpiresAt = fromNanos(sl.iat), fromNanos(sl.exp)
 	if sl.hasNbf {
 		cl.NotBefore = fromNanos(sl.nbf)
 	}
-	if side := sl.side; side != nil {
+	if side != nil {
 		cl.Extra = side.extra
 		e.key, e.app, e.trusted = side.key, side.app, side.key.Public != nil
 	}
@@ -252,45 +266,61 @@ func (c *cache) get(raw string) (cacheEntry, bool) {
 // nothing when e's instants are out of range.
 func (c *cache) put(e *cacheEntry) {
 	cl := &e.res.Claims
-	sum, h := digest(e.token)
-	sl := cacheSlot{sum: sum, data: pack(&e.res), gen: e.gen}
 	if !inNanosRange(cl.IssuedAt, cl.ExpiresAt, cl.NotBefore, e.validFrom, e.validTo) {
 		return
 	}
+	sum, h := digest(e.token)
+	sl := cacheSlot{sum: sum, gen: e.gen}
 	sl.iat, sl.exp = cl.IssuedAt.UnixNano(), cl.ExpiresAt.UnixNano()
 	sl.validFrom, sl.validTo = e.validFrom.UnixNano(), e.validTo.UnixNano()
 	if !cl.NotBefore.IsZero() {
 		sl.hasNbf, sl.nbf = true, cl.NotBefore.UnixNano()
 	}
-	if cl.Extra != nil || e.trusted {
-		sl.side = &cacheSide{extra: cl.Extra, key: e.key, app: e.app}
+	var side *cacheSide
+	if packed := appendPacked(sl.data[:0], &e.res); len(packed) <= slotData {
+		sl.n = uint8(len(packed))
+	} else {
+		side = &cacheSide{data: string(packed)}
 	}
+	if cl.Extra != nil || e.trusted {
+		if side == nil {
+			side = &cacheSide{}
+		}
+		side.extra, side.key, side.app = cl.Extra, e.key, e.app
+	}
+	sl.hasSide = side != nil
 
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if i, ok := s.index[h]; ok {
-		s.slots[i] = sl
-		return
-	}
-	if len(s.slots) < s.cap {
-		s.index[h] = int32(len(s.slots))
-		s.slots = append(s.slots, sl)
+	i, ok := s.index[h]
+	switch {
+	case ok:
+	case len(s.slots) < s.cap:
+		i = int32(len(s.slots))
+		s.index[h] = i
+		s.slots = append(s.slots, cacheSlot{})
 		if len(s.refs) < len(s.slots) {
 			s.refs = append(s.refs, atomic.Bool{})
 		}
-		return
-	}
-	for {
-		if s.refs[s.hand].Swap(false) {
+	default:
+		for s.refs[s.hand].Swap(false) {
 			s.hand = (s.hand + 1) % len(s.slots)
-			continue
 		}
-		delete(s.index, binary.LittleEndian.Uint64(s.slots[s.hand].sum[:8]))
-		s.slots[s.hand] = sl
-		s.index[h] = int32(s.hand)
+		i = int32(s.hand)
+		delete(s.index, binary.LittleEndian.Uint64(s.slots[i].sum[:8]))
+		s.index[h] = i
 		s.hand = (s.hand + 1) % len(s.slots)
-		return
+	}
+	s.slots[i] = sl
+	switch {
+	case side != nil:
+		if s.side == nil {
+			s.side = make(map[int32]*cacheSide)
+		}
+		s.side[i] = side
+	case s.side != nil:
+		delete(s.side, i)
 	}
 }
 

@@ -84,3 +84,87 @@ func TestCacheSkipsInstantsOutOfRange(t *testing.T) {
 		t.Errorf("in range: get = %+v, %v", got.res.Claims, found)
 	}
 }
+
+// TestCacheSlotHoldsNoPointers: the ring of slots is pointer-free, so the
+// garbage collector never scans it, however many entries it holds.
+func TestCacheSlotHoldsNoPointers(t *testing.T) {
+	var walk func(reflect.Type, string)
+	walk = func(ty reflect.Type, path string) {
+		switch ty.Kind() {
+		case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Interface,
+			reflect.Func, reflect.Chan, reflect.UnsafePointer:
+			t.Errorf("cacheSlot%s is a %s: the collector would scan every slot", path, ty.Kind())
+		case reflect.Array:
+			walk(ty.Elem(), path+"[]")
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				walk(ty.Field(i).Type, path+"."+ty.Field(i).Name)
+			}
+		}
+	}
+	walk(reflect.TypeFor[cacheSlot](), "")
+}
+
+// TestCacheSideTable: strings too long for a slot, extra claims and a
+// KeySource's key and app go to the side table and come back; an entry
+// put over one that had a side entry does not inherit it, and evicted
+// entries leave no side entry behind.
+func TestCacheSideTable(t *testing.T) {
+	now := time.Now().UTC().Round(0) // as the cache gives times back
+	entry := func(tok, sub string, extra map[string]any) *cacheEntry {
+		return &cacheEntry{token: tok, validFrom: now, validTo: now.Add(time.Hour), res: Result{
+			KeyID: "k1",
+			Claims: Claims{Issuer: "tokend", Subject: sub, AppID: "app_1", ID: "jti-" + tok,
+				Audience: []string{"orders"}, IssuedAt: now, ExpiresAt: now.Add(time.Hour), Extra: extra},
+		}}
+	}
+	long := strings.Repeat("s", slotData+1)
+	c := newCache(cacheShards) // one entry per shard: every put in a shard evicts
+	check := func(e *cacheEntry) {
+		t.Helper()
+		got, ok := c.get(e.token)
+		if !ok {
+			t.Fatalf("%s: not cached", e.token)
+		}
+		want := e.res
+		if !reflect.DeepEqual(got.res.Claims, want.Claims) || got.res.KeyID != want.KeyID {
+			t.Fatalf("%s: got %+v, want %+v", e.token, got.res, want)
+		}
+	}
+	sides := func() int {
+		n := 0
+		for i := range c.shards {
+			n += len(c.shards[i].side)
+		}
+		return n
+	}
+
+	e := entry("x", long, nil)
+	c.put(e)
+	check(e)
+	e = entry("x", "short", nil) // same token, now fits: the side entry goes
+	c.put(e)
+	check(e)
+	if n := sides(); n != 0 {
+		t.Errorf("%d side entries after replacing the long entry with a short one", n)
+	}
+	e = entry("x", "short", map[string]any{"role": "admin"})
+	c.put(e)
+	check(e)
+
+	for i := range 200 {
+		sub, extra := "user", map[string]any(nil)
+		switch i % 3 {
+		case 0:
+			sub = long + fmt.Sprint(i)
+		case 1:
+			extra = map[string]any{"n": float64(i)}
+		}
+		e := entry(fmt.Sprintf("token-%d", i), sub, extra)
+		c.put(e)
+		check(e)
+		if n := sides(); n > c.len() {
+			t.Fatalf("after %d puts: %d side entries for %d entries", i+1, n, c.len())
+		}
+	}
+}
