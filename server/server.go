@@ -13,7 +13,6 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -25,6 +24,7 @@ import (
 	"github.com/tokend/tokend/server/auth"
 	"github.com/tokend/tokend/server/interceptor"
 	"github.com/tokend/tokend/server/keys"
+	"github.com/tokend/tokend/server/metrics"
 	"github.com/tokend/tokend/server/refresh"
 	"github.com/tokend/tokend/server/storage"
 	"github.com/tokend/tokend/server/storage/postgres"
@@ -175,8 +175,8 @@ func (s *Server) build(ctx context.Context, kek *keys.KEK) error {
 	if err := s.observeDomain(deny); err != nil {
 		return err
 	}
-	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
-	reg.MustRegister(metrics)
+	grpcMetrics := metrics.NewGRPCServer()
+	reg.MustRegister(grpcMetrics)
 	authz, authzErr := newExtAuthz(s.cfg.ExtAuthzPolicy, validator, s.log, reg)
 	if authzErr != nil {
 		return authzErr
@@ -197,7 +197,7 @@ func (s *Server) build(ctx context.Context, kek *keys.KEK) error {
 		PanicError: func(ctx context.Context) error {
 			return tokenapi.ToStatus(ctx, s.log, errors.New("panic"))
 		},
-		Metrics:         metrics,
+		Metrics:         grpcMetrics,
 		AccessLog:       interceptor.AccessLog(s.cfg.AccessLog),
 		DefaultDeadline: s.cfg.DefaultRPCTimeout,
 	}
@@ -224,7 +224,7 @@ func (s *Server) build(ctx context.Context, kek *keys.KEK) error {
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.startHealth() // every registered service SERVING while the store answers
-	metrics.InitializeMetrics(s.grpc)
+	grpcMetrics.InitializeMetrics(s.grpc)
 
 	if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCListen); err != nil {
 		return fmt.Errorf("server: listen gRPC: %w", err)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	grpcauth "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
@@ -42,14 +41,21 @@ type Options struct {
 	Audit grpc.UnaryServerInterceptor
 	// PanicError is the status error a recovered panic becomes.
 	PanicError func(ctx context.Context) error
-	// Metrics, when set, records per-method counters and latency.
-	Metrics *grpcprom.ServerMetrics
+	// Metrics, when set, records per-method counters and latency
+	// (metrics.GRPCServer).
+	Metrics Metrics
 	// Limiter, when set, is consulted last, after authorization.
 	Limiter ratelimit.Limiter
 	// LimitError turns the Limiter's error into the status error the
 	// client sees (with its retry delay); the middleware's own error has no
 	// details. Required with Limiter.
 	LimitError func(ctx context.Context, err error) error
+}
+
+// Metrics gives the metrics link of the chain.
+type Metrics interface {
+	UnaryServerInterceptor() grpc.UnaryServerInterceptor
+	StreamServerInterceptor() grpc.StreamServerInterceptor
 }
 
 // PublicService reports whether a full method name belongs to a service

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tokend/tokend/server/metrics"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -59,14 +59,14 @@ var errLimited = errors.New("limited")
 func newTestChain(t *testing.T) *testChain {
 	t.Helper()
 	tc := &testChain{rec: &recorder{}, logs: &bytes.Buffer{}, reg: prometheus.NewRegistry()}
-	metrics := grpcprom.NewServerMetrics()
-	tc.reg.MustRegister(metrics)
+	grpcMetrics := metrics.NewGRPCServer()
+	tc.reg.MustRegister(grpcMetrics)
 	var logMu sync.Mutex
 	log := slog.New(slog.NewJSONHandler(lockedWriter{&logMu, tc.logs}, nil))
 	// Each link checks what the links outside it must have set up.
 	tc.unary, tc.stream = Chain(Options{
 		Logger:  log,
-		Metrics: metrics,
+		Metrics: grpcMetrics,
 		Auth: func(ctx context.Context) (context.Context, error) {
 			tc.rec.add(StageAuth)
 			if tc.failAuth {
@@ -175,7 +175,7 @@ func TestStageOrder(t *testing.T) {
 	t.Parallel()
 	var names []string
 	for _, s := range stages(Options{
-		Logger: slog.Default(), Metrics: grpcprom.NewServerMetrics(), DefaultDeadline: time.Second,
+		Logger: slog.Default(), Metrics: metrics.NewGRPCServer(), DefaultDeadline: time.Second,
 		Auth: func(ctx context.Context) (context.Context, error) { return ctx, nil },
 		Audit: func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			return h(ctx, req)
