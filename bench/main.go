@@ -19,6 +19,9 @@
 //	BENCH_CONCURRENCY  ghz -c (32)
 //	BENCH_CONNECTIONS  ghz --connections (1)
 //	BENCH_RUNS         runs per scenario, median reported (3)
+//	BENCH_HALF_RUNS    runs of the half-rate p99 check, tokend's and the
+//	                   bare server's interleaved, median reported (5: a
+//	                   p99 moves more from run to run than a rate)
 //	BENCH_FIRST_SEEN   distinct tokens of the first-seen scenario (120000)
 //	BENCH_MEMORY       run the memory scenario (1)
 //	BENCH_PROFILE      take CPU profiles of ValidateToken under load (1)
@@ -47,12 +50,12 @@ type config struct {
 	outDir                     string
 	keepOut                    bool
 
-	duration, warmup         time.Duration
-	concurrency, connections int
-	runs, firstSeen          int
-	memory, profile          bool
-	only                     map[string]bool // nil: every scenario
-	tokendFlags              []string
+	duration, warmup          time.Duration
+	concurrency, connections  int
+	runs, halfRuns, firstSeen int
+	memory, profile           bool
+	only                      map[string]bool // nil: every scenario
+	tokendFlags               []string
 }
 
 func main() {
@@ -72,11 +75,12 @@ func main() {
 	cfg.concurrency = envInt("BENCH_CONCURRENCY", 32, &err)
 	cfg.connections = envInt("BENCH_CONNECTIONS", 1, &err)
 	cfg.runs = envInt("BENCH_RUNS", 3, &err)
+	cfg.halfRuns = envInt("BENCH_HALF_RUNS", 5, &err)
 	cfg.firstSeen = envInt("BENCH_FIRST_SEEN", 120000, &err)
 	cfg.memory = envInt("BENCH_MEMORY", 1, &err) != 0
 	cfg.profile = envInt("BENCH_PROFILE", 1, &err) != 0
-	if err == nil && (cfg.runs < 1 || cfg.concurrency < 1 || cfg.connections < 1) {
-		err = fmt.Errorf("BENCH_RUNS, BENCH_CONCURRENCY and BENCH_CONNECTIONS must be at least 1")
+	if err == nil && (cfg.runs < 1 || cfg.halfRuns < 1 || cfg.concurrency < 1 || cfg.connections < 1) {
+		err = fmt.Errorf("BENCH_RUNS, BENCH_HALF_RUNS, BENCH_CONCURRENCY and BENCH_CONNECTIONS must be at least 1")
 	}
 	if err != nil {
 		log.Fatal(err)

@@ -244,7 +244,7 @@ func (b *bench) runHalfRPS(ctx context.Context) error {
 			}
 		}
 	}
-	for range b.cfg.runs { // interleaved, like the rounds
+	for range b.cfg.halfRuns { // interleaved, like the rounds
 		for _, s := range []*scenario{b.halfRPS, b.halfBare} {
 			res, err := b.ghz(ctx, s.id, s.example, b.cfg.duration)
 			if err != nil {
