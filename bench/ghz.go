@@ -34,6 +34,12 @@ type load struct {
 	// names it in the printed command.
 	apiKey, keyName string
 	rps             int // 0: as fast as possible
+	// plain turns ghz's template processing off (the requests hold no
+	// template): the latency check's loads, where ghz's own per-call
+	// templating would be most of the tail it measures (docs/benchmarks.md,
+	// The latency tail). The throughput rounds keep ghz's defaults, the
+	// harness issue 8's targets were calibrated with.
+	plain bool
 }
 
 // result is what one run measured.
@@ -73,6 +79,9 @@ func (b *bench) args(l load, d time.Duration, out string, redact bool) []string 
 		"-z", d.String()}
 	if l.rps > 0 {
 		args = append(args, "--rps", strconv.Itoa(l.rps))
+	}
+	if l.plain {
+		args = append(args, "--disable-template-functions", "--disable-template-data")
 	}
 	if l.apiKey != "" {
 		key := l.apiKey

@@ -220,8 +220,10 @@ func (b *bench) prepare() error {
 		}
 		b.scenarios = keep
 	}
-	b.halfRPS = &scenario{id: "validate-half-rps", title: "ValidateToken, repeated token at half its max RPS", example: repeated}
-	b.halfBare = &scenario{id: "bare-half-rps", title: "bare server health Check at the same rate", example: bareHealth}
+	halfRepeated, halfBareHealth := repeated, bareHealth
+	halfRepeated.plain, halfBareHealth.plain = true, true
+	b.halfRPS = &scenario{id: "validate-half-rps", title: "ValidateToken, repeated token at half its max RPS", example: halfRepeated}
+	b.halfBare = &scenario{id: "bare-half-rps", title: "bare server health Check at the same rate", example: halfBareHealth}
 	return nil
 }
 
