@@ -141,11 +141,13 @@ bench: build $(GHZ) ## Load-test tokend with ghz against the gRPC floor; rewrite
 	go run ./bench -tokend $(BIN) -ghz $(GHZ) -bare $(BENCH_BARE) -doc docs/benchmarks.md -svg docs/benchmarks.svg
 
 .PHONY: bench-micro
-bench-micro: ## Micro-benchmarks of validating, issuing and the interceptor chain (allocs), benchstat against bench/micro-*before.txt.
+bench-micro: ## Micro-benchmarks of validating, issuing, the interceptor chain and the metrics link (allocs), benchstat against bench/micro-*before.txt.
 	go test -run '^$$' -bench . -benchmem -count 8 ./server/token/ | tee bench/micro-after.txt
 	go tool -modfile=tools/go.mod benchstat bench/micro-before.txt bench/micro-after.txt
 	go test -run '^$$' -bench 'AccessLog|Chaining' -benchmem -count 6 ./server/interceptor/ | tee bench/micro-chain-after.txt
 	go tool -modfile=tools/go.mod benchstat bench/micro-chain-before.txt bench/micro-chain-after.txt
+	go test -run '^$$' -bench GRPCMetrics -benchmem -count 6 ./server/metrics/ | tee bench/micro-metrics.txt
+	go tool -modfile=tools/go.mod benchstat -col /impl bench/micro-metrics.txt
 
 .PHONY: run
 run: build ## Run a dev server on the embedded store in ./data.
