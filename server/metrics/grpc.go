@@ -2,8 +2,6 @@ package metrics
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
@@ -39,8 +37,7 @@ type GRPCServer struct {
 	sent     *prometheus.CounterVec
 	handling *prometheus.HistogramVec
 
-	mu      sync.Mutex                                  // serializes additions to methods
-	methods atomic.Pointer[map[methodKey]*methodSeries] // copied on write
+	methods resolved[methodKey, *methodSeries]
 }
 
 type methodKey struct {
@@ -85,7 +82,6 @@ func NewGRPCServer() *GRPCServer {
 			Buckets: prometheus.DefBuckets,
 		}, labels),
 	}
-	m.methods.Store(&map[methodKey]*methodSeries{})
 	return m
 }
 
@@ -139,34 +135,21 @@ func (m *GRPCServer) ServerReporter(ctx context.Context, meta interceptors.CallM
 
 // series returns the series of k, creating them the first time.
 func (m *GRPCServer) series(k methodKey) *methodSeries {
-	if s, ok := (*m.methods.Load())[k]; ok {
+	return m.methods.get(k, func() *methodSeries {
+		lv := []string{string(k.typ), k.service, k.method}
+		s := &methodSeries{
+			key:      k,
+			m:        m,
+			started:  m.started.WithLabelValues(lv...),
+			received: m.received.WithLabelValues(lv...),
+			sent:     m.sent.WithLabelValues(lv...),
+			handling: m.handling.WithLabelValues(lv...),
+		}
+		for c := range s.handled {
+			s.handled[c] = m.handled.WithLabelValues(string(k.typ), k.service, k.method, codes.Code(c).String())
+		}
 		return s
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	old := *m.methods.Load()
-	if s, ok := old[k]; ok {
-		return s
-	}
-	lv := []string{string(k.typ), k.service, k.method}
-	s := &methodSeries{
-		key:      k,
-		m:        m,
-		started:  m.started.WithLabelValues(lv...),
-		received: m.received.WithLabelValues(lv...),
-		sent:     m.sent.WithLabelValues(lv...),
-		handling: m.handling.WithLabelValues(lv...),
-	}
-	for c := range s.handled {
-		s.handled[c] = m.handled.WithLabelValues(string(k.typ), k.service, k.method, codes.Code(c).String())
-	}
-	next := make(map[methodKey]*methodSeries, len(old)+1)
-	for key, v := range old {
-		next[key] = v
-	}
-	next[k] = s
-	m.methods.Store(&next)
-	return s
+	})
 }
 
 // PostCall implements interceptors.Reporter.

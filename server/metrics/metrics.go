@@ -2,8 +2,6 @@ package metrics
 
 import (
 	"fmt"
-	"sync"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -45,11 +43,9 @@ type Metrics struct {
 	// cacheHit and cacheMiss are the cache lookup counters, resolved once.
 	cacheHit, cacheMiss prometheus.Counter
 
-	// apps maps an app id to its resolved counters. It is replaced
-	// copy-on-write, so that the hot path reads it without a lock or an
-	// allocation.
-	apps   atomic.Pointer[map[string]*appCounters]
-	appsMu sync.Mutex
+	// apps maps an app id to its resolved counters: the hot path reads
+	// it without a lock or an allocation.
+	apps resolved[string, *appCounters]
 }
 
 // appCounters are the counters of one app, resolved once.
@@ -118,35 +114,19 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		m.rotations.WithLabelValues(trigger)
 	}
 	m.storeUp.Set(1) // New runs after the store opened
-	empty := map[string]*appCounters{}
-	m.apps.Store(&empty)
 	return m, nil
 }
 
 // app returns the resolved counters of an app, making them on first use.
 func (m *Metrics) app(id string) *appCounters {
-	if c, ok := (*m.apps.Load())[id]; ok {
-		return c
-	}
-	m.appsMu.Lock()
-	defer m.appsMu.Unlock()
-	old := *m.apps.Load()
-	if c, ok := old[id]; ok {
-		return c
-	}
-	c := &appCounters{
-		issuedOK:    m.issued.WithLabelValues(id, OutcomeOK),
-		valid:       m.validated.WithLabelValues(id, OutcomeValid),
-		invalid:     m.validated.WithLabelValues(id, OutcomeInvalid),
-		refreshedOK: m.refreshes.WithLabelValues(id, OutcomeOK),
-	}
-	next := make(map[string]*appCounters, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[id] = c
-	m.apps.Store(&next)
-	return c
+	return m.apps.get(id, func() *appCounters {
+		return &appCounters{
+			issuedOK:    m.issued.WithLabelValues(id, OutcomeOK),
+			valid:       m.validated.WithLabelValues(id, OutcomeValid),
+			invalid:     m.validated.WithLabelValues(id, OutcomeInvalid),
+			refreshedOK: m.refreshes.WithLabelValues(id, OutcomeOK),
+		}
+	})
 }
 
 func appLabel(app string) string {
