@@ -167,4 +167,17 @@ func TestCacheSideTable(t *testing.T) {
 			t.Fatalf("after %d puts: %d side entries for %d entries", i+1, n, c.len())
 		}
 	}
+	// Exactly the entries still cached that need one have a side entry.
+	need := 0
+	for i := range 200 {
+		if _, ok := c.get(fmt.Sprintf("token-%d", i)); ok && i%3 != 2 {
+			need++
+		}
+	}
+	if _, ok := c.get("x"); ok { // the extra-claims entry put before the loop
+		need++
+	}
+	if n := sides(); n != need {
+		t.Errorf("%d side entries, %d cached entries need one", n, need)
+	}
 }
