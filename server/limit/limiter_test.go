@@ -136,11 +136,13 @@ func TestParseRate(t *testing.T) {
 		want limit.Rate
 		ok   bool
 	}{
-		{"200/s", limit.Rate{PerSecond: 200}, true},
+		{"200/s", limit.Rate{PerSecond: 200, Burst: 200}, true},
 		{"200/s,burst=400", limit.Rate{PerSecond: 200, Burst: 400}, true},
 		{" 120/m , burst = 5 ", limit.Rate{PerSecond: 2, Burst: 5}, true},
-		{"3600/h", limit.Rate{PerSecond: 1}, true},
-		{"0.5/s", limit.Rate{PerSecond: 0.5}, true},
+		{"3600/h", limit.Rate{PerSecond: 1, Burst: 1}, true},
+		{"0.5/s", limit.Rate{PerSecond: 0.5, Burst: 1}, true},
+		{"1/m", limit.Rate{PerSecond: 1.0 / 60, Burst: 1}, true},
+		{"2.5/s ", limit.Rate{PerSecond: 2.5, Burst: 3}, true},
 		{"unlimited", limit.Rate{}, true},
 		{"off", limit.Rate{}, true},
 		{"0", limit.Rate{}, true},
@@ -161,7 +163,7 @@ func TestParseRate(t *testing.T) {
 			}
 			if tt.ok {
 				back, err := limit.ParseRate(got.String())
-				if err != nil || back.PerSecond != got.PerSecond {
+				if err != nil || back != got {
 					t.Errorf("ParseRate(%q.String() = %q) = %+v, %v", tt.in, got.String(), back, err)
 				}
 			}

@@ -37,6 +37,8 @@ func (r Rate) burst() int {
 // ParseRate reads "N/s", "N/m" or "N/h", optionally followed by
 // ",burst=B" (default: one second's worth, at least 1), or "0",
 // "unlimited", "off" for no limit. N may have a fraction ("0.5/s").
+// The Rate it returns always holds its burst, so that ParseRate(r.String())
+// == r: "200/s" and "200/s,burst=200" are the same Rate.
 func ParseRate(s string) (Rate, error) {
 	s = strings.TrimSpace(s)
 	switch strings.ToLower(s) {
@@ -72,6 +74,8 @@ func ParseRate(s string) (Rate, error) {
 		if r.Burst, err = strconv.Atoi(strings.TrimSpace(b)); err != nil || r.Burst < 1 {
 			return Rate{}, fmt.Errorf("rate %q: burst %q is not a positive integer", s, b)
 		}
+	} else {
+		r.Burst = r.burst()
 	}
 	return r, nil
 }
